@@ -1,0 +1,218 @@
+"""The book's one training loop, with evaluation, callbacks and a text progress log.
+
+``fit`` trains any model on batches ``(inputs, targets)``; ``inputs`` may be a tuple, which
+is unpacked into ``model(*inputs)``. Progress is one line per evaluation, so that it reads
+the same in a live notebook, a stored output and the HTML book (no widgets, no ``\\r``).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from copy import deepcopy
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import torch
+from torch import nn
+
+Batch = tuple  # (inputs, targets); inputs is a tensor or a tuple of tensors
+
+
+@dataclass
+class History:
+    """What ``fit`` measured: one record per evaluation, and the wall time.
+
+    ``records`` are dicts with ``step``, ``epoch`` (fractional), ``train_loss`` (mean over the
+    steps since the last record) and whatever the evaluation returned, e.g. ``val_acc``.
+    ``train_seconds`` excludes time spent evaluating; ``seconds`` is the whole call.
+    """
+
+    records: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    train_seconds: float = 0.0
+    stopped_early: bool = False
+
+    def __getitem__(self, key: str) -> list[float]:
+        if not self.records or key not in self.records[-1]:
+            known = sorted(self.records[-1]) if self.records else []
+            raise KeyError(f"no metric {key!r} in the history; it has {known}")
+        return [r[key] for r in self.records if key in r]
+
+    def last(self, key: str) -> float:
+        return self[key][-1]
+
+
+def to_device(obj, device):
+    """Move a tensor, or a tuple/list of tensors, to ``device``."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(to_device(o, device) for o in obj)
+    return obj
+
+
+def forward(model: nn.Module, inputs):
+    return model(*inputs) if isinstance(inputs, (tuple, list)) else model(inputs)
+
+
+def progress_line(fraction: float, width: int = 20) -> str:
+    """``[#######-------------]  35%``: a bar that reads well as plain text."""
+    fraction = min(max(fraction, 0.0), 1.0)
+    filled = int(round(fraction * width))
+    return f"[{'#' * filled}{'-' * (width - filled)}] {fraction:4.0%}"
+
+
+class EarlyStopping:
+    """Callback: stop when ``metric`` has not improved for ``patience`` evaluations and keep
+    a copy of the best weights (restored into the model at the end of ``fit``)."""
+
+    def __init__(self, metric: str = "val_loss", mode: str = "min", patience: int = 3):
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        if patience < 1:
+            raise ValueError(f"patience must be at least 1, got {patience}")
+        self.metric, self.mode, self.patience = metric, mode, patience
+        self.best: float | None = None
+        self.best_step: int | None = None
+        self.best_state: dict | None = None
+        self.bad_evals = 0
+
+    def __call__(self, model: nn.Module, record: dict) -> bool:
+        if self.metric not in record:
+            raise KeyError(f"EarlyStopping watches {self.metric!r}, but the evaluation returned {sorted(record)}")
+        value = record[self.metric]
+        better = self.best is None or (value < self.best if self.mode == "min" else value > self.best)
+        if better:
+            self.best, self.best_step, self.bad_evals = value, record["step"], 0
+            self.best_state = deepcopy(model.state_dict())
+        else:
+            self.bad_evals += 1
+        return self.bad_evals >= self.patience
+
+    def restore(self, model: nn.Module) -> None:
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)
+
+
+def fit(
+    model: nn.Module,
+    train_batches: Iterable[Batch],
+    loss_fn: Callable,
+    optimizer: torch.optim.Optimizer,
+    *,
+    epochs: int | None = None,
+    steps: int | None = None,
+    evaluate: Callable[[nn.Module], dict] | None = None,
+    eval_every: int | None = None,
+    scheduler=None,
+    clip_grad_norm: float | None = None,
+    callbacks: Iterable[Callable[[nn.Module, dict], bool | None]] = (),
+    device: torch.device | str | None = None,
+    log: bool = True,
+) -> History:
+    """Train ``model`` and return its :class:`History`.
+
+    Give exactly one of ``epochs`` (passes over a re-iterable ``train_batches``, e.g. a
+    DataLoader) or ``steps`` (optimizer steps; the batches are cycled as needed).
+    ``evaluate(model)`` runs in eval mode under ``torch.no_grad`` every ``eval_every`` steps
+    (default: once per epoch, or 10 times in a steps run) and at the end. ``scheduler.step()``
+    is called after every optimizer step. A callback returning True stops training;
+    :class:`EarlyStopping` callbacks restore their best weights at the end.
+    """
+    if (epochs is None) == (steps is None):
+        raise ValueError("give exactly one of epochs= or steps=")
+    if epochs is not None:
+        if epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {epochs}")
+        try:
+            per_epoch = len(train_batches)  # type: ignore[arg-type]
+        except TypeError:
+            raise TypeError("epochs= needs train_batches with a length (a DataLoader); use steps= instead") from None
+        if per_epoch == 0:
+            raise ValueError("train_batches is empty")
+        total = epochs * per_epoch
+        batches = itertools.chain.from_iterable(train_batches for _ in range(epochs))
+    else:
+        if steps < 1:
+            raise ValueError(f"steps must be at least 1, got {steps}")
+        total, per_epoch = steps, None
+        batches = itertools.cycle(train_batches) if hasattr(train_batches, "__len__") else iter(train_batches)
+    eval_every = eval_every or (per_epoch if per_epoch else max(1, total // 10))
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    callbacks = list(callbacks)
+
+    history = History()
+    start = time.perf_counter()
+    eval_seconds = 0.0
+    running, count = 0.0, 0
+    model.train()
+    for step in range(1, total + 1):
+        inputs, targets = to_device(next(batches), device)
+        loss = loss_fn(forward(model, inputs), targets)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower the learning rate or clip gradients")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip_grad_norm is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        running += loss.item()
+        count += 1
+
+        if step % eval_every == 0 or step == total:
+            t_eval = time.perf_counter()
+            record = {"step": step, "epoch": step / per_epoch if per_epoch else math.nan,
+                      "train_loss": running / count}
+            running, count = 0.0, 0
+            if evaluate is not None:
+                model.eval()
+                with torch.no_grad():
+                    record.update(evaluate(model))
+                model.train()
+            eval_seconds += time.perf_counter() - t_eval
+            record["seconds"] = time.perf_counter() - start
+            history.records.append(record)
+            if log:
+                print(_format(record, step, total, epochs))
+            if any(bool(cb(model, record)) for cb in callbacks):
+                history.stopped_early = step < total
+                if log and history.stopped_early:
+                    print(f"stopped early at step {step}")
+                break
+    model.eval()
+    for cb in callbacks:
+        if isinstance(cb, EarlyStopping):
+            cb.restore(model)
+    history.seconds = time.perf_counter() - start
+    history.train_seconds = history.seconds - eval_seconds
+    return history
+
+
+def _format(record: dict, step: int, total: int, epochs: int | None) -> str:
+    where = f"epoch {round(record['epoch'])}/{epochs}" if epochs else f"step {step}/{total}"
+    metrics = " ".join(f"{k} {v:.4f}" for k, v in record.items() if k not in ("step", "epoch", "seconds"))
+    return f"{progress_line(step / total)} {where} | {metrics} | {record['seconds']:.0f}s"
+
+
+@torch.no_grad()
+def predict(model: nn.Module, batches: Iterable[Batch], device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Concatenated model outputs and targets over ``batches``, in eval mode."""
+    was_training = model.training
+    model.eval()
+    device = device if device is not None else next(model.parameters()).device
+    outputs, targets = [], []
+    for inputs, y in batches:
+        outputs.append(forward(model, to_device(inputs, device)).cpu())
+        targets.append(y.cpu())
+    model.train(was_training)
+    return torch.cat(outputs), torch.cat(targets)
+
+
+def evaluate_classifier(model: nn.Module, batches: Iterable[Batch], prefix: str = "val") -> dict:
+    """Mean cross-entropy and accuracy of a classifier returning logits (N, C)."""
+    logits, y = predict(model, batches)
+    return {f"{prefix}_loss": nn.functional.cross_entropy(logits, y).item(),
+            f"{prefix}_acc": (logits.argmax(1) == y).float().mean().item()}
