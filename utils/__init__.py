@@ -4,7 +4,7 @@ Notebooks import it as ``import utils`` and start with ``device = utils.setup()`
 """
 from .checks import check_against, check_grad, numerical_grad
 from .data import (FASHION_MNIST_CLASSES, CharCorpus, Dataset, Split, images_to_float, load_fashion_mnist,
-                   load_mr, load_tiny_shakespeare, minilm_files, split_indices)
+                   load_mr, load_tiny_shakespeare, make_loader, minilm_files, split_indices)
 from .files import ChecksumError, DataError, DataFile, MissingDataError, cache_dir, fetch, sha256_of
 from .metrics import accuracy, confusion_matrix
 from .plot import heatmap, plot_confusion_matrix, plot_history, show_images
@@ -15,7 +15,7 @@ __all__ = [
     "setup", "budget", "is_quick", "seed_everything", "pick_device", "set_plot_style",
     "DataFile", "fetch", "cache_dir", "sha256_of", "DataError", "ChecksumError", "MissingDataError",
     "load_fashion_mnist", "load_mr", "load_tiny_shakespeare", "minilm_files", "split_indices",
-    "images_to_float", "Dataset", "Split", "CharCorpus", "FASHION_MNIST_CLASSES",
+    "images_to_float", "make_loader", "Dataset", "Split", "CharCorpus", "FASHION_MNIST_CLASSES",
     "fit", "History", "EarlyStopping", "predict", "evaluate_classifier",
     "accuracy", "confusion_matrix",
     "plot_history", "show_images", "heatmap", "plot_confusion_matrix",

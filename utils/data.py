@@ -172,6 +172,18 @@ def images_to_float(x: torch.Tensor) -> torch.Tensor:
     return x.unsqueeze(1).float().div_(255.0)
 
 
+def make_loader(x: torch.Tensor, y: torch.Tensor, batch_size: int = 128, *, shuffle: bool = False,
+                seed: int = 0) -> torch.utils.data.DataLoader:
+    """A DataLoader over tensors ``x`` (N, ...) and ``y`` (N,); shuffling is seeded, so runs repeat."""
+    if len(x) != len(y):
+        raise ValueError(f"inputs and labels differ in length: {len(x)} vs {len(y)}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=batch_size,
+                                       shuffle=shuffle, generator=generator)
+
+
 # --------------------------------------------------------------------------- MR
 MR_CLASSES = ("negative", "positive")
 
