@@ -39,7 +39,7 @@ def numerical_grad(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, e
 
     Use float64: in float32 the rounding error of f swamps the O(ε²) truncation error.
     """
-    x = x.detach().clone()
+    x = x.detach().clone(memory_format=torch.contiguous_format)  # view(-1) below needs contiguous memory
     grad = torch.zeros_like(x)
     flat, gflat = x.view(-1), grad.view(-1)
     for i in range(flat.numel()):

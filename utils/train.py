@@ -137,7 +137,14 @@ def fit(
         if steps < 1:
             raise ValueError(f"steps must be at least 1, got {steps}")
         total, per_epoch = steps, None
-        batches = itertools.cycle(train_batches) if hasattr(train_batches, "__len__") else iter(train_batches)
+        if hasattr(train_batches, "__len__"):
+            if len(train_batches) == 0:
+                raise ValueError("train_batches is empty")
+            # iterate it afresh on every pass, so that a shuffling DataLoader reshuffles
+            # (itertools.cycle would replay the first pass, holding every batch in memory)
+            batches = itertools.chain.from_iterable(itertools.repeat(train_batches))
+        else:
+            batches = iter(train_batches)
     eval_every = eval_every or (per_epoch if per_epoch else max(1, total // 10))
     device = torch.device(device) if device is not None else next(model.parameters()).device
     callbacks = list(callbacks)
@@ -148,7 +155,11 @@ def fit(
     running, count = 0.0, 0
     model.train()
     for step in range(1, total + 1):
-        inputs, targets = to_device(next(batches), device)
+        try:
+            inputs, targets = to_device(next(batches), device)
+        except StopIteration:
+            raise ValueError(f"train_batches ran out after {step - 1} of {total} steps; "
+                             "pass a re-iterable (a DataLoader) or fewer steps") from None
         loss = loss_fn(forward(model, inputs), targets)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower the learning rate or clip gradients")
@@ -192,7 +203,9 @@ def fit(
 
 
 def _format(record: dict, step: int, total: int, epochs: int | None) -> str:
-    where = f"epoch {round(record['epoch'])}/{epochs}" if epochs else f"step {step}/{total}"
+    epoch = record["epoch"]
+    where = (f"epoch {epoch:.0f}/{epochs}" if epoch == int(epoch) else f"epoch {epoch:.2f}/{epochs}") if epochs \
+        else f"step {step}/{total}"
     metrics = " ".join(f"{k} {v:.4f}" for k, v in record.items() if k not in ("step", "epoch", "seconds"))
     return f"{progress_line(step / total)} {where} | {metrics} | {record['seconds']:.0f}s"
 
@@ -204,10 +217,12 @@ def predict(model: nn.Module, batches: Iterable[Batch], device=None) -> tuple[to
     model.eval()
     device = device if device is not None else next(model.parameters()).device
     outputs, targets = [], []
-    for inputs, y in batches:
-        outputs.append(forward(model, to_device(inputs, device)).cpu())
-        targets.append(y.cpu())
-    model.train(was_training)
+    try:
+        for inputs, y in batches:
+            outputs.append(forward(model, to_device(inputs, device)).cpu())
+            targets.append(y.cpu())
+    finally:
+        model.train(was_training)
     return torch.cat(outputs), torch.cat(targets)
 
 

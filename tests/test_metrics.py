@@ -1,0 +1,93 @@
+"""utils.metrics: accuracy and the confusion matrix, from their definitions."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sklearn.metrics
+import torch
+
+import utils
+
+
+def test_accuracy_from_class_ids():
+    pred, target = torch.tensor([0, 1, 2, 2, 1]), torch.tensor([0, 1, 1, 2, 0])
+    assert utils.accuracy(pred, target) == pytest.approx(0.6)
+    assert utils.accuracy(target, target) == 1.0
+    assert utils.accuracy((target + 1) % 3, target) == 0.0
+    assert isinstance(utils.accuracy(pred, target), float)
+
+
+def test_accuracy_from_logits():
+    logits = torch.tensor([[2.0, 1.0, 0.0], [0.1, 0.3, 0.2], [-1.0, -2.0, -0.5], [5.0, 0.0, 4.9]])
+    target = torch.tensor([0, 1, 0, 0])  # argmax: 0, 1, 2, 0
+    assert utils.accuracy(logits, target) == pytest.approx(0.75)
+    assert utils.accuracy(logits.softmax(1), target) == pytest.approx(0.75)
+
+
+@pytest.mark.parametrize("pred, target", [
+    (torch.tensor([0, 1, 2]), torch.tensor([0, 1])),
+    (torch.zeros(4, 3), torch.zeros(3, dtype=torch.long)),
+    (torch.tensor([0, 1]), torch.tensor([[0, 1]])),
+])
+def test_accuracy_shape_mismatch(pred, target):
+    with pytest.raises(ValueError, match="differ in shape"):
+        utils.accuracy(pred, target)
+
+
+@pytest.mark.parametrize("fn", [lambda p, t: utils.accuracy(p, t), lambda p, t: utils.confusion_matrix(p, t, 3)])
+def test_three_dimensional_predictions(fn):
+    with pytest.raises(ValueError, match=r"class ids \(N,\) or scores \(N, C\), got shape \(2, 3, 4\)"):
+        fn(torch.zeros(2, 3, 4), torch.zeros(2, dtype=torch.long))
+
+
+def test_confusion_matrix_small_example():
+    pred, target = torch.tensor([0, 1, 2, 2, 1, 0]), torch.tensor([0, 1, 1, 2, 0, 0])
+    cm = utils.confusion_matrix(pred, target, 3)
+    # rows: true class, columns: predicted class
+    assert cm.tolist() == [[2, 1, 0], [0, 1, 1], [0, 0, 1]]
+
+
+def test_confusion_matrix_matches_a_loop_and_sklearn():
+    g = torch.Generator().manual_seed(0)
+    num_classes = 7
+    target = torch.randint(0, num_classes, (500,), generator=g)
+    logits = torch.randn(500, num_classes, generator=g)
+    logits[torch.arange(500), target] += 1.0  # better than chance, so the diagonal is not trivial
+    pred = logits.argmax(1)
+    cm = utils.confusion_matrix(logits, target, num_classes)
+
+    loop = torch.zeros(num_classes, num_classes, dtype=torch.long)
+    for t, p in zip(target.tolist(), pred.tolist()):
+        loop[t, p] += 1
+    assert torch.equal(cm, loop)
+    assert np.array_equal(cm.numpy(), sklearn.metrics.confusion_matrix(target, pred, labels=range(num_classes)))
+    assert cm.shape == (num_classes, num_classes) and cm.sum().item() == 500
+    assert cm.trace().item() / 500 == pytest.approx(utils.accuracy(logits, target))
+    assert torch.equal(cm.sum(1), torch.bincount(target, minlength=num_classes))
+
+
+def test_confusion_matrix_with_absent_classes_and_no_items():
+    cm = utils.confusion_matrix(torch.tensor([1, 1]), torch.tensor([1, 3]), 5)
+    assert cm.shape == (5, 5) and cm[1, 1] == 1 and cm[3, 1] == 1 and cm.sum() == 2
+    empty = torch.tensor([], dtype=torch.long)
+    assert torch.equal(utils.confusion_matrix(empty, empty, 3), torch.zeros(3, 3, dtype=torch.long))
+
+
+@pytest.mark.parametrize("pred, target", [
+    (torch.tensor([0, 3]), torch.tensor([0, 1])),
+    (torch.tensor([0, 1]), torch.tensor([0, 3])),
+    (torch.tensor([-1, 1]), torch.tensor([0, 1])),
+    (torch.tensor([0, 1]), torch.tensor([0, -2])),
+])
+def test_confusion_matrix_out_of_range_ids(pred, target):
+    with pytest.raises(ValueError, match=r"class ids must lie in \[0, 3\)"):
+        utils.confusion_matrix(pred, target, 3)
+
+
+@pytest.mark.parametrize("pred, target", [
+    (torch.tensor([0, 1, 2]), torch.tensor([0, 1])),
+    (torch.tensor([[0, 1]]), torch.tensor([[0, 1]])),  # (1, 2) "scores" against 2-D targets
+])
+def test_confusion_matrix_shape_mismatch(pred, target):
+    with pytest.raises(ValueError, match="must be equal 1-D shapes"):
+        utils.confusion_matrix(pred, target, 3)

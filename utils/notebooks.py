@@ -1,0 +1,106 @@
+"""The book's notebooks: which ones the table of contents names, their hygiene, and full runs.
+
+``python -m utils.notebooks [NOTEBOOK ...]`` re-executes notebooks in full mode in place (all of
+them by default) and prints each one's run time: this is how the stored outputs are produced.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_BYTES = 3_000_000
+_MACHINE_PATH = re.compile(r"(/root/|/tmp/|/home/[^/\s]+/|/Users/[^/\s]+/|site-packages/|[A-Z]:\\\\Users\\\\)")
+
+
+def toc_files(root: Path = ROOT) -> list[Path]:
+    """Every page the table of contents names, as a path relative to ``root`` (suffix resolved)."""
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    names = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                names.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    walk(toc.get("parts"))
+    walk(toc.get("chapters"))
+    pages = []
+    for name in names:
+        matches = [root / f"{name}{suffix}" for suffix in (".ipynb", ".md") if (root / f"{name}{suffix}").is_file()]
+        if not matches:
+            raise FileNotFoundError(f"_toc.yml names {name!r}, but neither {name}.ipynb nor {name}.md exists")
+        pages.append(matches[0].relative_to(root))
+    return pages
+
+
+def notebooks(root: Path = ROOT) -> list[Path]:
+    return [p for p in toc_files(root) if p.suffix == ".ipynb"]
+
+
+def hygiene_problems(path: Path) -> list[str]:
+    """What is wrong with a notebook's stored outputs: empty list when it is one clean full run."""
+    problems = []
+    if path.stat().st_size > MAX_BYTES:
+        problems.append(f"{path.stat().st_size / 1e6:.1f} MB is over the {MAX_BYTES / 1e6:.0f} MB limit")
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    code = [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+    counts = [c.get("execution_count") for c in code]
+    if counts != list(range(1, len(code) + 1)):
+        problems.append(f"execution counts {counts} are not 1..{len(code)} (not one clean top-to-bottom run)")
+    for i, cell in enumerate(code, 1):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                problems.append(f"code cell {i} stores an error ({out.get('ename')})")
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                problems.append(f"code cell {i} stores stderr output (a warning?): {''.join(out['text'])[:120]!r}")
+            text = json.dumps(out.get("text", "")) + json.dumps(out.get("data", {}).get("text/plain", ""))
+            if "mode: quick" in text:
+                problems.append(f"code cell {i} stores a quick-mode run's output; run `make execute` (full mode)")
+            if _MACHINE_PATH.search(text):
+                problems.append(f"code cell {i} stores a machine path: {_MACHINE_PATH.search(text).group(0)!r}")
+    return problems
+
+
+def execute(path: Path, timeout: int = 3600) -> float:
+    """Run a notebook top to bottom in a fresh kernel, in full mode, and store the outputs in place."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    env_quick = os.environ.pop("BOOK_QUICK", None)
+    try:
+        nb = nbformat.read(path, as_version=4)
+        start = time.perf_counter()
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        seconds = time.perf_counter() - start
+        nbformat.write(nb, path)
+    finally:
+        if env_quick is not None:
+            os.environ["BOOK_QUICK"] = env_quick
+    return seconds
+
+
+def main(argv: list[str]) -> int:
+    paths = [Path(a).resolve() for a in argv] or [ROOT / p for p in notebooks()]
+    total = 0.0
+    for path in paths:
+        print(f"executing {path.relative_to(ROOT)} (full mode) ...", flush=True)
+        seconds = execute(path)
+        total += seconds
+        problems = hygiene_problems(path)
+        print(f"  {seconds:7.1f} s" + ("" if not problems else "  PROBLEMS: " + "; ".join(problems)), flush=True)
+    print(f"all {len(paths)} notebook(s): {total:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
