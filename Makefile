@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Data: the offline copies next to the project, unless the caller points elsewhere.
+# Data: the offline copies next to the project (when that folder exists), unless the caller points elsewhere.
+ifneq ($(wildcard ../shared/data),)
 export BOOK_DATA_DIR ?= $(abspath ../shared/data)
+endif
 
 .PHONY: book test lab execute clean env
 
@@ -13,7 +15,6 @@ env: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -c "import torch; assert torch.__version__.split('+')[0] == '2.13.0', torch.__version__"
 	touch $(STAMP)

@@ -38,3 +38,22 @@ def test_hygiene_check_catches_problems(tmp_path):
     path.write_text(json.dumps(bad))
     problems = " | ".join(notebooks.hygiene_problems(path))
     assert "execution counts" in problems and "error" in problems and "machine path" in problems
+
+
+def test_glued_values_and_numbers(tmp_path):
+    import json
+    nb = {"cells": [{"cell_type": "code", "source": ["glue('a', 1.5)"], "execution_count": 1, "metadata": {},
+                     "outputs": [{"output_type": "display_data", "metadata": {"scrapbook": {"name": "acc"}},
+                                  "data": {"application/papermill.record/text/plain": "np.float64(0.93)"}}]}],
+          "metadata": {"book_run": {"seconds": 12.5, "cpus": 2}}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "glue.ipynb"
+    path.write_text(json.dumps(nb))
+    assert notebooks.glued(path) == {"acc": "np.float64(0.93)"}
+    assert notebooks.run_info(path) == {"seconds": 12.5, "cpus": 2}
+    # a numpy scalar cannot be formatted by MyST-NB's {glue:text}: the hygiene check says so
+    assert any("glue a Python float" in p for p in notebooks.hygiene_problems(path))
+    assert notebooks.as_number("np.float64(0.93)") == 0.93
+    assert notebooks.as_number("225034") == 225034
+    assert notebooks.as_number("tensor(-1.5e-3)") == -1.5e-3
+    with pytest.raises(ValueError, match="not a single number"):
+        notebooks.as_number("'Coat'")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import re
 import sys
 import time
@@ -67,6 +68,9 @@ def hygiene_problems(path: Path) -> list[str]:
                 problems.append(f"code cell {i} stores a quick-mode run's output; run `make execute` (full mode)")
             if _MACHINE_PATH.search(text):
                 problems.append(f"code cell {i} stores a machine path: {_MACHINE_PATH.search(text).group(0)!r}")
+    for key, value in glued(path).items():
+        if value.startswith(("np.", "tensor(", "array(")):
+            problems.append(f"glued value {key!r} is {value[:40]!r}: glue a Python float/int, which MyST-NB can format")
     return problems
 
 
@@ -82,11 +86,50 @@ def execute(path: Path, timeout: int = 3600) -> float:
         NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                        resources={"metadata": {"path": str(path.parent)}}).execute()
         seconds = time.perf_counter() - start
+        # Where and how long the stored outputs took: read by the "results at a glance" page.
+        nb.metadata["book_run"] = {"seconds": round(seconds, 1), "cpus": os.cpu_count(),
+                                   "machine": platform.machine(), "torch": _torch_version()}
         nbformat.write(nb, path)
     finally:
         if env_quick is not None:
             os.environ["BOOK_QUICK"] = env_quick
     return seconds
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__.split("+")[0]
+
+
+def glued(path: Path) -> dict[str, str]:
+    """The values a notebook glued (``myst_nb.glue``) in its stored outputs, as their text form."""
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    values = {}
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []) if cell["cell_type"] == "code" else []:
+            key = out.get("metadata", {}).get("scrapbook", {}).get("name")
+            if key is not None:
+                data = out.get("data", {})
+                values[key] = "".join(data.get("text/plain", data.get("application/papermill.record/text/plain", "")))
+    return values
+
+
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def as_number(text: str) -> float:
+    """The number in a glued value's text form: ``0.93``, ``np.float64(0.93)``, ``tensor(0.93)``."""
+    inner = text.split("(", 1)[1].rsplit(")", 1)[0] if "(" in text else text
+    match = _NUMBER.fullmatch(inner.strip())
+    if match is None:
+        raise ValueError(f"not a single number: {text!r}")
+    return float(match.group(0))
+
+
+def run_info(path: Path) -> dict:
+    """Run time and hardware of a notebook's stored full run (empty if it was never run by ``execute``)."""
+    return json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {}).get("book_run", {})
 
 
 def main(argv: list[str]) -> int:
