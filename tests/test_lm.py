@@ -1,0 +1,262 @@
+"""utils.lm: windows (shapes, the shift by one, seeding), the loss, sampling, the recipe and CharLSTM."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from utils import lm
+
+
+def text(n: int = 500) -> torch.Tensor:
+    return torch.arange(n, dtype=torch.long)   # id i at position i: a window's content tells its start
+
+
+# --------------------------------------------------------------------------- windows
+def test_random_windows_shapes_and_shift():
+    ids = text()
+    x, y = lm.random_windows(ids, 8, 16, torch.Generator().manual_seed(0))
+    assert x.shape == y.shape == (8, 16) and x.dtype == y.dtype == torch.long
+    assert torch.equal(y[:, :-1], x[:, 1:]), "targets are the inputs shifted by one"
+    assert torch.equal(y, x + 1), "each target is the id that follows its input in the text"
+    assert torch.equal(x, x[:, :1] + torch.arange(16)), "windows are contiguous"
+    assert x.min() >= 0 and y.max() <= len(ids) - 1
+
+
+def test_random_windows_reach_every_start_including_the_last():
+    ids = text(12)
+    x, _ = lm.random_windows(ids, 2000, 4, torch.Generator().manual_seed(0))
+    assert set(x[:, 0].tolist()) == set(range(12 - 4)), "starts 0 .. len-T-1 are all drawn, no others"
+
+
+def test_random_windows_are_seeded():
+    ids = text()
+    a = lm.random_windows(ids, 4, 8, torch.Generator().manual_seed(1))
+    b = lm.random_windows(ids, 4, 8, torch.Generator().manual_seed(1))
+    c = lm.random_windows(ids, 4, 8, torch.Generator().manual_seed(2))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert not torch.equal(a[0], c[0])
+
+
+def test_window_batches_stream_continues_and_repeats_with_its_seed():
+    stream = lm.WindowBatches(text(), batch_size=4, seq_len=8, seed=3)
+    it = iter(stream)
+    first = [next(it)[0] for _ in range(3)]
+    again = iter(lm.WindowBatches(text(), batch_size=4, seq_len=8, seed=3))
+    assert all(torch.equal(a, next(again)[0]) for a in first)
+    assert not torch.equal(next(iter(stream))[0], first[0]), "iterating the same object continues the stream"
+    assert not hasattr(stream, "__len__"), "an endless stream has no length (fit needs steps=)"
+
+
+def test_window_batches_drive_fit_in_steps_mode():
+    from utils import fit
+    torch.manual_seed(0)
+    model = lm.CharLSTM(lm.CharLSTMConfig(vocab_size=5, embed_dim=4, hidden_size=8, num_layers=1))
+    ids = torch.arange(300) % 5            # a periodic text: easy to learn
+    history = fit(model, lm.WindowBatches(ids, 8, 10), lm.lm_loss, torch.optim.Adam(model.parameters(), 3e-2),
+                  steps=60, log=False)
+    assert history.records[-1]["step"] == 60
+    assert history.last("train_loss") < 0.5 * math.log(5)
+
+
+def test_evaluation_windows_are_fixed_and_ignore_the_global_seed():
+    torch.manual_seed(0)
+    a = lm.evaluation_windows(text(), 6, 10, seed=0)
+    torch.manual_seed(123)
+    b = lm.evaluation_windows(text(), 6, 10, seed=0)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert a[0].shape == (6, 10)
+    assert not torch.equal(a[0], lm.evaluation_windows(text(), 6, 10, seed=1)[0])
+
+
+@pytest.mark.parametrize("ids, batch, seq_len, match", [
+    (text(10), 2, 10, "needs 11 ids"),
+    (text(10), 2, 0, "seq_len"),
+    (text(10), 0, 3, "batch_size"),
+    (text(10).float(), 2, 3, "1-D int64"),
+    (text(10)[None], 2, 3, "1-D int64"),
+])
+def test_random_windows_reject_bad_arguments(ids, batch, seq_len, match):
+    with pytest.raises(ValueError, match=match):
+        lm.random_windows(ids, batch, seq_len)
+    with pytest.raises(ValueError, match=match):
+        lm.WindowBatches(ids, batch, seq_len)
+
+
+# --------------------------------------------------------------------------- loss
+def test_lm_loss_equals_cross_entropy_on_flattened_logits():
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 7, 11, generator=g, dtype=torch.float64)
+    targets = torch.randint(0, 11, (3, 7), generator=g)
+    expected = F.cross_entropy(logits.reshape(21, 11), targets.reshape(21))
+    torch.testing.assert_close(lm.lm_loss(logits, targets), expected)
+    by_hand = -torch.log_softmax(logits, -1).gather(-1, targets[..., None]).mean()
+    torch.testing.assert_close(lm.lm_loss(logits, targets), by_hand)
+    assert math.isclose(lm.lm_loss(torch.zeros(2, 4, 65), torch.zeros(2, 4, dtype=torch.long)).item(), math.log(65),
+                        rel_tol=1e-6), "uniform logits give log V"
+
+
+def test_lm_loss_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="expected logits"):
+        lm.lm_loss(torch.zeros(2, 4, 5), torch.zeros(2, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match="expected logits"):
+        lm.lm_loss(torch.zeros(8, 5), torch.zeros(8, dtype=torch.long))
+
+
+class Bigram(nn.Module):
+    """A stateless model: the logits at a position depend on that position's id only."""
+
+    def __init__(self, vocab_size: int = 6):
+        super().__init__()
+        self.table = nn.Embedding(vocab_size, vocab_size)
+
+    def forward(self, x):
+        return self.table(x)
+
+
+def test_estimate_loss_is_the_mean_over_windows_and_restores_the_mode():
+    torch.manual_seed(0)
+    model = Bigram().train()
+    x, y = lm.evaluation_windows(torch.randint(0, 6, (200,)), 10, 7, seed=0)
+    with torch.no_grad():
+        expected = lm.lm_loss(model(x), y).item()
+    assert math.isclose(lm.estimate_loss(model, x, y, batch_size=3), expected, rel_tol=1e-6)
+    assert model.training
+
+
+# --------------------------------------------------------------------------- sampling
+def test_temperature_probs_limits():
+    z = torch.tensor([[1.0, 3.0, 2.0, -1.0]])
+    torch.testing.assert_close(lm.temperature_probs(z, 1.0), torch.softmax(z, -1))
+    torch.testing.assert_close(lm.temperature_probs(z, 0.5), torch.softmax(2 * z, -1))
+    assert torch.equal(lm.temperature_probs(z, 0), torch.tensor([[0.0, 1.0, 0.0, 0.0]]))
+    torch.testing.assert_close(lm.temperature_probs(z, 1e-3), lm.temperature_probs(z, 0))
+    torch.testing.assert_close(lm.temperature_probs(z, 1e6), torch.full((1, 4), 0.25), atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="temperature"):
+        lm.temperature_probs(z, -1.0)
+
+
+def test_sample_next_matches_the_distribution_and_greedy():
+    z = torch.tensor([0.5, 2.0, -1.0, 1.0])
+    draws = lm.sample_next(z.expand(100_000, 4), 1.0, torch.Generator().manual_seed(0))
+    freq = torch.bincount(draws, minlength=4).float() / len(draws)
+    torch.testing.assert_close(freq, torch.softmax(z, -1), atol=0.01, rtol=0)
+    assert torch.equal(lm.sample_next(z.expand(5, 4), 0.0), torch.ones(5, dtype=torch.long))
+    with pytest.raises(ValueError, match="expected logits"):
+        lm.sample_next(z, 1.0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Bigram(),
+    lambda: lm.CharLSTM(lm.CharLSTMConfig(vocab_size=6, embed_dim=3, hidden_size=5, num_layers=2)),
+])
+def test_sample_length_seeding_and_greedy(make):
+    torch.manual_seed(0)
+    model = make().train()
+    prompt = torch.tensor([1, 2, 3])
+    out = lm.sample(model, prompt, 20, 1.0, torch.Generator().manual_seed(0))
+    assert out.shape == (23,) and out.dtype == torch.long and torch.equal(out[:3], prompt)
+    assert out.min() >= 0 and out.max() < 6
+    assert torch.equal(out, lm.sample(model, prompt, 20, 1.0, torch.Generator().manual_seed(0)))
+    assert torch.equal(lm.sample(model, prompt, 0), prompt)
+    greedy = lm.sample(model, prompt, 10, 0.0)
+    assert torch.equal(greedy, lm.sample(model, prompt, 10, 0.0, torch.Generator().manual_seed(9)))
+    assert model.training, "sample restores the training mode"
+
+
+def test_sample_with_state_equals_rerunning_the_whole_context():
+    torch.manual_seed(0)
+    model = lm.CharLSTM(lm.CharLSTMConfig(vocab_size=6, embed_dim=3, hidden_size=5, num_layers=2))
+    stateless = nn.Module()
+    stateless.inner = model
+    stateless.forward = lambda x: model(x)      # hides forward_with_state: sample re-runs the context
+    prompt = torch.tensor([0, 4, 2])
+    a = lm.sample(model, prompt, 15, 0.8, torch.Generator().manual_seed(5))
+    b = lm.sample(stateless, prompt, 15, 0.8, torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
+
+
+def test_sample_context_crops_the_input():
+    seen = []
+
+    class Spy(Bigram):
+        def forward(self, x):
+            seen.append(x.shape[1])
+            return super().forward(x)
+
+    lm.sample(Spy(), torch.tensor([1, 2, 3, 4]), 5, 1.0, torch.Generator().manual_seed(0), context=2)
+    assert seen == [2] * 5
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(prompt_ids=torch.tensor([], dtype=torch.long), n=3), "non-empty"),
+    (dict(prompt_ids=torch.tensor([[1, 2]]), n=3), "non-empty 1-D"),
+    (dict(prompt_ids=torch.tensor([1]), n=-1), "n must be"),
+    (dict(prompt_ids=torch.tensor([1]), n=3, temperature=-0.5), "temperature"),
+    (dict(prompt_ids=torch.tensor([1]), n=3, context=0), "context"),
+])
+def test_sample_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        lm.sample(Bigram(), **kwargs)
+
+
+# --------------------------------------------------------------------------- recipe
+def test_recipe_schedule_warms_up_then_decays_to_the_floor():
+    r = lm.LMRecipe(steps=100, warmup=10, min_lr_ratio=0.1)
+    factors = [r.lr_factor(s) for s in range(100)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(factors[9:], factors[10:])), "non-increasing after warm-up"
+    assert r.lr_factor(100) == pytest.approx(0.1)
+    assert r.tokens == 100 * 32 * 128
+    model = nn.Linear(2, 2)
+    opt = r.optimizer(model)
+    sched = r.scheduler(opt)
+    assert opt.param_groups[0]["lr"] == pytest.approx(r.lr * factors[0])
+    for _ in range(10):
+        opt.step()
+        sched.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(r.lr * factors[10])
+
+
+def test_recipe_rejects_bad_values():
+    with pytest.raises(AssertionError, match="warmup"):
+        lm.LMRecipe(steps=10, warmup=10)
+    with pytest.raises(AssertionError, match="min_lr_ratio"):
+        lm.LMRecipe(min_lr_ratio=1.5)
+
+
+# --------------------------------------------------------------------------- CharLSTM
+@pytest.mark.parametrize("config", [
+    lm.CharLSTMConfig(),
+    lm.CharLSTMConfig(vocab_size=10, embed_dim=7, hidden_size=9, num_layers=3, dropout=0.1),
+    lm.CharLSTMConfig(vocab_size=4, embed_dim=2, hidden_size=3, num_layers=1),
+])
+def test_char_lstm_parameter_count_and_shapes(config):
+    model = lm.CharLSTM(config)
+    assert sum(p.numel() for p in model.parameters()) == config.num_parameters
+    assert model(torch.zeros(2, 5, dtype=torch.long)).shape == (2, 5, config.vocab_size)
+
+
+def test_char_lstm_state_carries_across_pieces():
+    torch.manual_seed(0)
+    model = lm.CharLSTM(lm.CharLSTMConfig(vocab_size=7, embed_dim=4, hidden_size=6, num_layers=2)).eval()
+    x = torch.randint(0, 7, (3, 12))
+    whole, (h, c) = model.forward_with_state(x)
+    first, state = model.forward_with_state(x[:, :5])
+    second, (h2, c2) = model.forward_with_state(x[:, 5:], state)
+    torch.testing.assert_close(torch.cat([first, second], 1), whole)
+    torch.testing.assert_close(h2, h)
+    torch.testing.assert_close(c2, c)
+    assert h.shape == c.shape == (2, 3, 6)
+
+
+def test_char_lstm_rejects_bad_input_and_config():
+    with pytest.raises(AssertionError, match="expected ids"):
+        lm.CharLSTM(lm.CharLSTMConfig(vocab_size=5, hidden_size=4))(torch.zeros(2, 3, 5))
+    with pytest.raises(AssertionError, match="dropout"):
+        lm.CharLSTMConfig(dropout=1.0)
+    with pytest.raises(AssertionError, match="sizes"):
+        lm.CharLSTMConfig(vocab_size=1)

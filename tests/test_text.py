@@ -1,0 +1,144 @@
+"""utils.text: the vocabulary, padding, WordPiece, and the LSTM sentence classifier (shapes,
+parameter counts, and that padding never changes a prediction)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from utils.text import (PAD_ID, UNK_ID, SentenceClassifier, SentenceClassifierConfig, Vocabulary, WordPiece,
+                        count_parameters, encode_batch, load_word_embeddings, lstm_parameters, make_text_loader,
+                        pad_ids)
+
+SENTENCES = ["a good film", "a bad film", "a very good , very funny film", "bad"]
+
+
+# --------------------------------------------------------------------------- vocabulary
+def test_vocabulary_orders_by_frequency_and_reserves_pad_and_unk():
+    vocab = Vocabulary.build(SENTENCES, max_size=6)
+    assert vocab.itos[:2] == ["<pad>", "<unk>"] and len(vocab) == 6
+    assert vocab.itos[2:] == ["a", "film", "bad", "good"]          # 3, 3, 2, 2: ties alphabetical
+    assert vocab.encode("a good movie") == [2, 5, UNK_ID]
+    assert vocab.decode([2, 5, UNK_ID, PAD_ID, PAD_ID]) == "a good <unk>"
+    assert len(Vocabulary.build(SENTENCES, max_size=100)) == 2 + 7    # all 7 distinct words fit
+
+
+def test_vocabulary_errors_are_clear():
+    with pytest.raises(ValueError, match="max_size"):
+        Vocabulary.build(SENTENCES, max_size=2)
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        Vocabulary.build(SENTENCES, max_size=6).decode([99])
+    with pytest.raises(ValueError, match="starts with"):
+        Vocabulary(["a", "b"])
+
+
+# --------------------------------------------------------------------------- padding
+def test_encode_batch_cuts_and_pads_at_the_end():
+    vocab = Vocabulary.build(SENTENCES)
+    ids, lengths = encode_batch(SENTENCES, vocab, max_len=5)
+    assert ids.shape == (4, 5) and ids.dtype == torch.long
+    assert lengths.tolist() == [3, 3, 5, 1]                            # the long sentence is cut to 5
+    assert ids[3, 1:].eq(PAD_ID).all() and ids[2].ne(PAD_ID).all()
+    assert vocab.decode(ids[2]) == "a very good , very"
+    assert encode_batch(SENTENCES, vocab, max_len=5, width="longest")[0].shape == (4, 5)
+    assert encode_batch(SENTENCES[:2], vocab, max_len=5, width="longest")[0].shape == (2, 3)
+    assert encode_batch(SENTENCES, vocab, max_len=5, width=9)[0].shape == (4, 9)
+
+
+def test_padding_errors_are_clear():
+    vocab = Vocabulary.build(SENTENCES)
+    with pytest.raises(ValueError, match="no tokens"):
+        encode_batch(["good", "   "], vocab)
+    with pytest.raises(ValueError, match="shorter than the longest"):
+        pad_ids([[1, 2, 3]], max_len=10, width=2)
+    with pytest.raises(TypeError, match="list of sentences"):
+        encode_batch("a good film", vocab)
+
+
+# --------------------------------------------------------------------------- model
+@pytest.mark.parametrize("pooling", ["last", "max"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_padding_never_changes_a_prediction(pooling, bidirectional):
+    torch.manual_seed(0)
+    model = SentenceClassifier(SentenceClassifierConfig(vocab_size=50, embed_dim=8, hidden_size=16,
+                                                        bidirectional=bidirectional, pooling=pooling)).eval()
+    seqs = [torch.randint(2, 50, (n,)).tolist() for n in (7, 1, 4, 12)]
+    outputs = []
+    for width in ("longest", 20, 40):
+        ids, lengths = pad_ids(seqs, max_len=100, width=width)
+        outputs.append(model(ids, lengths))
+    alone = torch.cat([model(*pad_ids([s], max_len=100, width="longest")) for s in seqs])
+    for out in outputs[1:] + [alone]:
+        torch.testing.assert_close(out, outputs[0])
+    # and the padded positions really are ignored: garbage there changes nothing
+    ids, lengths = pad_ids(seqs, max_len=100, width=20)
+    garbage = ids.clone()
+    garbage[ids == PAD_ID] = 7
+    torch.testing.assert_close(model(garbage, lengths), outputs[0])
+
+
+def test_classifier_shapes_and_parameter_count():
+    cfg = SentenceClassifierConfig()                                   # the article's model, 2 classes
+    model = SentenceClassifier(cfg)
+    expected = 10_000 * 10 + lstm_parameters(10, 128) + lstm_parameters(128, 128) + (128 + 1) * 2
+    assert count_parameters(model) == expected == 304_034
+    logits = model(torch.randint(1, 10_000, (3, 100)), torch.tensor([100, 5, 1]))
+    assert logits.shape == (3, 2)
+    bi = SentenceClassifier(SentenceClassifierConfig(bidirectional=True, pooling="max", hidden_size=8, embed_dim=4,
+                                                     vocab_size=20, num_classes=3))
+    assert bi(torch.randint(1, 20, (2, 6)), torch.tensor([6, 2])).shape == (2, 3)
+    assert count_parameters(bi) == 20 * 4 + 2 * (lstm_parameters(4, 8) + lstm_parameters(16, 8)) + (16 + 1) * 3
+
+
+def test_keras_init_and_frozen_pretrained_embedding():
+    torch.manual_seed(0)
+    model = SentenceClassifier(SentenceClassifierConfig(hidden_size=16))
+    h = 16
+    assert model.lstm.bias_ih_l0[h:2 * h].eq(1).all() and model.lstm.bias_ih_l0[:h].eq(0).all()
+    assert model.lstm.bias_hh_l0.eq(0).all()
+    w = model.lstm.weight_hh_l0[:h].detach()
+    torch.testing.assert_close(w @ w.T, torch.eye(h), atol=1e-5, rtol=0)
+    assert model.embedding.weight.abs().max() <= 0.05 and model.embedding.weight[PAD_ID].eq(0).all()
+    table = torch.randn(30, 6)
+    frozen = SentenceClassifier(SentenceClassifierConfig(vocab_size=30, embed_dim=6, hidden_size=4,
+                                                         freeze_embedding=True), embedding_weight=table)
+    assert torch.equal(frozen.embedding.weight, table) and not frozen.embedding.weight.requires_grad
+    assert count_parameters(frozen) == count_parameters(frozen, trainable_only=False) - 30 * 6
+
+
+def test_classifier_rejects_bad_input_and_config():
+    with pytest.raises(AssertionError, match="pooling"):
+        SentenceClassifierConfig(pooling="mean")
+    with pytest.raises(AssertionError, match="dropout"):
+        SentenceClassifierConfig(dropout=1.0)
+    with pytest.raises(ValueError, match="embedding_weight has shape"):
+        SentenceClassifier(SentenceClassifierConfig(vocab_size=30, embed_dim=6), embedding_weight=torch.zeros(30, 5))
+    model = SentenceClassifier(SentenceClassifierConfig(vocab_size=30, embed_dim=6, hidden_size=4))
+    with pytest.raises(AssertionError, match="expected ids"):
+        model(torch.ones(5, dtype=torch.long), torch.tensor([5]))
+    with pytest.raises(AssertionError, match="lengths must lie"):
+        model(torch.ones(2, 5, dtype=torch.long), torch.tensor([5, 0]))
+
+
+def test_text_loader_trims_each_batch_to_its_longest_sentence():
+    ids, lengths = pad_ids([[2] * 3, [3] * 9, [4] * 2, [5] * 4], max_len=100)
+    loader = make_text_loader(ids, lengths, torch.tensor([0, 1, 0, 1]), batch_size=2)
+    shapes = [(tuple(x.shape), l.tolist(), y.tolist()) for (x, l), y in loader]
+    assert shapes == [((2, 9), [3, 9], [0, 1]), ((2, 4), [2, 4], [0, 1])]
+
+
+# --------------------------------------------------------------------------- MiniLM WordPiece
+def test_minilm_wordpiece_and_embeddings():
+    import utils
+
+    try:
+        files = utils.minilm_files()
+    except Exception as err:  # noqa: BLE001 - no local copy and offline
+        pytest.skip(f"MiniLM files are not available offline: {err}")
+    wp = WordPiece(files["tokenizer.json"])
+    assert wp.pad_id == PAD_ID and len(wp) == 30_522
+    assert wp.tokens("an unwatchable film") == ["an", "un", "##watch", "##able", "film"]
+    ids, lengths = encode_batch(["an unwatchable film", "good"], wp, max_len=4)
+    assert lengths.tolist() == [4, 1] and ids.shape == (2, 4)
+    assert WordPiece(files["tokenizer.json"], add_special_tokens=True).tokens("good") == ["[CLS]", "good", "[SEP]"]
+    table = load_word_embeddings(files["model.safetensors"])
+    assert table.shape == (30_522, 384) and table.dtype == torch.float32

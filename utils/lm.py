@@ -1,0 +1,280 @@
+"""Language models over sequences of ids: what the character LSTM and the GPT chapters share.
+
+* :func:`random_windows`: a batch of B random contiguous windows of length T from a 1-D id tensor,
+  with the targets shifted by one (predict the next id); :class:`WindowBatches` is an endless
+  stream of such batches for ``utils.fit(steps=...)``.
+* :func:`evaluation_windows`: a fixed, seeded set of windows, so that every evaluation (and every
+  model compared on the same split) sees the same text; :func:`estimate_loss` averages the loss on it.
+* :func:`lm_loss`: mean cross-entropy in nats per predicted id, of logits (N, T, V) against targets (N, T).
+* :func:`temperature_probs`, :func:`sample_next`, :func:`sample`: temperature sampling.
+* :class:`LMRecipe`: one training budget and optimiser recipe (steps, batch, window length, learning-rate
+  schedule, clipping, evaluation windows), so that models compared on it get the same budget.
+* :class:`CharLSTM` with :class:`CharLSTMConfig`: Embedding → multi-layer LSTM → Linear over the vocabulary.
+
+Shapes follow the notation appendix: N sequences (batch), T positions, V vocabulary entries.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+# --------------------------------------------------------------------------- windows
+def _check_ids(ids: torch.Tensor, seq_len: int) -> None:
+    if not isinstance(ids, torch.Tensor) or ids.ndim != 1 or ids.dtype != torch.long:
+        raise ValueError(f"ids must be a 1-D int64 tensor, got {getattr(ids, 'shape', type(ids))} "
+                         f"{getattr(ids, 'dtype', '')}")
+    if seq_len < 1:
+        raise ValueError(f"seq_len must be at least 1, got {seq_len}")
+    if len(ids) < seq_len + 1:
+        raise ValueError(f"a window of {seq_len} inputs needs {seq_len + 1} ids (inputs + the shifted target), "
+                         f"but the text has only {len(ids)}")
+
+
+def random_windows(ids: torch.Tensor, batch_size: int, seq_len: int,
+                   generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``batch_size`` windows starting at uniformly random positions of ``ids`` (N_text,).
+
+    Returns inputs ``x`` (N, T) = ids[s : s+T] and targets ``y`` (N, T) = ids[s+1 : s+T+1] for each
+    start s, so ``y[:, t]`` is the id that follows ``x[:, t]``. Every start 0 … N_text−T−1 is equally
+    likely; the draws use ``generator`` only (a CPU generator), so a seeded generator repeats them.
+    """
+    _check_ids(ids, seq_len)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    starts = torch.randint(0, len(ids) - seq_len, (batch_size,), generator=generator)  # (N,)
+    offsets = starts[:, None] + torch.arange(seq_len + 1)                                 # (N, T+1)
+    chunk = ids.cpu()[offsets]                                                            # (N, T+1)
+    return chunk[:, :-1].to(ids.device), chunk[:, 1:].to(ids.device)
+
+
+@dataclass
+class WindowBatches:
+    """An endless iterable of :func:`random_windows` batches ``(x, y)`` for ``utils.fit(steps=...)``.
+
+    It has no length (it never ends), so ``fit`` needs ``steps=``. The generator is created once
+    from ``seed``: iterating the same object again continues the stream; a new object with the same
+    seed repeats it.
+    """
+
+    ids: torch.Tensor
+    batch_size: int
+    seq_len: int
+    seed: int = 0
+    generator: torch.Generator = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_ids(self.ids, self.seq_len)
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        self.generator = torch.Generator().manual_seed(self.seed)
+
+    def __iter__(self):
+        while True:
+            yield random_windows(self.ids, self.batch_size, self.seq_len, self.generator)
+
+
+def evaluation_windows(ids: torch.Tensor, n: int, seq_len: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fixed set of ``n`` windows (x (n, T), y (n, T)) from ``ids``: the same for every call with the
+    same arguments, independent of the global random state."""
+    return random_windows(ids, n, seq_len, torch.Generator().manual_seed(seed))
+
+
+# --------------------------------------------------------------------------- loss
+def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy (nats per predicted id) of logits (N, T, V) against target ids (N, T):
+    −(1/NT) Σ_{n,t} log softmax(logits[n, t])[targets[n, t]]."""
+    if logits.ndim != 3 or targets.shape != logits.shape[:2]:
+        raise ValueError(f"expected logits (N, T, V) and targets (N, T), got {tuple(logits.shape)} "
+                         f"and {tuple(targets.shape)}")
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))  # (N·T, V) vs (N·T,)
+
+
+@torch.no_grad()
+def estimate_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 64) -> float:
+    """Mean :func:`lm_loss` of ``model`` ((N, T) ids → (N, T, V) logits) over the windows x, y (N, T),
+    in eval mode, in chunks of ``batch_size`` windows (every window has the same length, so the mean of
+    the chunk means weighted by chunk size is the mean over all positions)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    total = 0.0
+    try:
+        for i in range(0, len(x), batch_size):
+            xb, yb = x[i:i + batch_size].to(device), y[i:i + batch_size].to(device)
+            total += lm_loss(model(xb), yb).item() * len(xb)
+    finally:
+        model.train(was_training)
+    return total / len(x)
+
+
+# --------------------------------------------------------------------------- sampling
+def temperature_probs(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """softmax(z / τ) over the last dimension; τ = 0 gives the one-hot of the argmax (greedy decoding)."""
+    if not temperature >= 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if temperature == 0:
+        return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
+    return torch.softmax(logits / temperature, dim=-1)
+
+
+def sample_next(logits: torch.Tensor, temperature: float = 1.0,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """One id per row of logits (N, V), drawn from softmax(logits / τ); τ = 0 takes the argmax.
+    Returns (N,) int64 on the CPU (the generator is a CPU generator)."""
+    if logits.ndim != 2:
+        raise ValueError(f"expected logits (N, V), got {tuple(logits.shape)}")
+    logits = logits.detach().float().cpu()
+    if temperature == 0:
+        return logits.argmax(-1)
+    probs = temperature_probs(logits, temperature)                                  # (N, V)
+    return torch.multinomial(probs, 1, generator=generator)[:, 0]
+
+
+@torch.no_grad()
+def sample(model: nn.Module, prompt_ids: torch.Tensor, n: int, temperature: float = 1.0,
+           generator: torch.Generator | None = None, *, context: int | None = None) -> torch.Tensor:
+    """Continue ``prompt_ids`` (T0,) by ``n`` ids drawn one at a time; returns (T0 + n,) on the CPU.
+
+    ``model`` maps ids (N, T) to logits (N, T, V). Two ways to feed it:
+
+    * a model with ``forward_with_state(x, state) -> (logits, state)`` (a recurrent model such as
+      :class:`CharLSTM`) reads the prompt once and then one new id per step, carrying its state;
+    * any other model (a Transformer) is re-run on the last ``context`` ids (all of them when ``None``)
+      at every step, and the logits of the last position are used.
+
+    Both give the same distribution for a recurrent model (the state summarises the whole prefix).
+    τ = 0 is greedy decoding; the model is put in eval mode and restored afterwards.
+    """
+    if prompt_ids.ndim != 1 or len(prompt_ids) == 0:
+        raise ValueError(f"prompt_ids must be a non-empty 1-D tensor of ids, got shape {tuple(prompt_ids.shape)}")
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    if not temperature >= 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if context is not None and context < 1:
+        raise ValueError(f"context must be at least 1, got {context}")
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    ids = prompt_ids.detach().long().cpu().tolist()
+    stateful = hasattr(model, "forward_with_state")
+    try:
+        state = None
+        feed = torch.tensor(ids, device=device)[None]                               # (1, T0)
+        for _ in range(n):
+            if stateful:
+                logits, state = model.forward_with_state(feed, state)               # (1, T, V)
+            else:
+                window = ids if context is None else ids[-context:]
+                logits = model(torch.tensor(window, device=device)[None])           # (1, T, V)
+            nxt = sample_next(logits[:, -1], temperature, generator).item()
+            ids.append(nxt)
+            feed = torch.tensor([[nxt]], device=device)                             # (1, 1)
+    finally:
+        model.train(was_training)
+    return torch.tensor(ids, dtype=torch.long)
+
+
+# --------------------------------------------------------------------------- training budget
+@dataclass
+class LMRecipe:
+    """A training budget and recipe for a language model on a text of ids.
+
+    ``steps`` optimizer steps on batches of ``batch_size`` random windows of ``seq_len`` ids; AdamW at
+    ``lr`` with linear warm-up over ``warmup`` steps and cosine decay to ``min_lr_ratio`` · lr; gradient
+    norm clipped at ``clip_grad_norm``; every ``eval_every`` steps the loss on ``eval_windows`` fixed
+    validation windows of length ``seq_len`` (:func:`evaluation_windows` with ``eval_seed``).
+    """
+
+    steps: int = 1000
+    batch_size: int = 32
+    seq_len: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    warmup: int = 50
+    min_lr_ratio: float = 0.1
+    clip_grad_norm: float | None = 1.0
+    eval_every: int = 100
+    eval_windows: int = 128
+    eval_seed: int = 0
+
+    def __post_init__(self) -> None:
+        assert self.steps >= 1 and self.batch_size >= 1 and self.seq_len >= 1, f"sizes must be positive: {self}"
+        assert self.lr > 0 and self.weight_decay >= 0, f"lr must be positive, weight_decay non-negative: {self}"
+        assert 0 <= self.warmup < self.steps or self.steps == 1, f"warmup must be shorter than steps: {self}"
+        assert 0 <= self.min_lr_ratio <= 1, f"min_lr_ratio must lie in [0, 1], got {self.min_lr_ratio}"
+        assert self.eval_every >= 1 and self.eval_windows >= 1, f"eval_every and eval_windows must be positive: {self}"
+
+    @property
+    def tokens(self) -> int:
+        """Ids predicted in training: steps · batch_size · seq_len."""
+        return self.steps * self.batch_size * self.seq_len
+
+    def lr_factor(self, step: int) -> float:
+        """Multiplier of ``lr`` after ``step`` optimizer steps (0-based): linear warm-up, then cosine."""
+        if step < self.warmup:
+            return (step + 1) / self.warmup
+        progress = (step - self.warmup) / max(1, self.steps - self.warmup)
+        return self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+    def optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+    def scheduler(self, optimizer: torch.optim.Optimizer):
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, self.lr_factor)
+
+
+# --------------------------------------------------------------------------- the character LSTM
+@dataclass
+class CharLSTMConfig:
+    """Embedding(vocab_size, embed_dim) → LSTM(hidden_size, num_layers, dropout between layers)
+    → Dropout → Linear(hidden_size, vocab_size)."""
+
+    vocab_size: int = 65
+    embed_dim: int = 64
+    hidden_size: int = 512
+    num_layers: int = 2
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        assert self.vocab_size >= 2 and self.embed_dim >= 1 and self.hidden_size >= 1 and self.num_layers >= 1, \
+            f"sizes must be positive (and at least 2 symbols): {self}"
+        assert 0 <= self.dropout < 1, f"dropout must lie in [0, 1), got {self.dropout}"
+
+    @property
+    def num_parameters(self) -> int:
+        """By formula: V·E for the embedding; per LSTM layer 4H(D_in + H) weights and two bias
+        vectors of 4H (PyTorch's b_ih and b_hh), with D_in = E for the first layer and H after;
+        H·V + V for the output layer."""
+        v, e, h = self.vocab_size, self.embed_dim, self.hidden_size
+        lstm = sum(4 * h * ((e if layer == 0 else h) + h) + 8 * h for layer in range(self.num_layers))
+        return v * e + lstm + h * v + v
+
+
+class CharLSTM(nn.Module):
+    """Ids (N, T) → logits (N, T, V) for the next id at every position."""
+
+    def __init__(self, config: CharLSTMConfig | None = None):
+        super().__init__()
+        self.config = config = config or CharLSTMConfig()
+        self.embedding = nn.Embedding(config.vocab_size, config.embed_dim)
+        self.lstm = nn.LSTM(config.embed_dim, config.hidden_size, config.num_layers, batch_first=True,
+                            dropout=config.dropout if config.num_layers > 1 else 0.0)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.hidden_size, config.vocab_size)
+
+    def forward_with_state(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None):
+        """Logits (N, T, V) and the final state (h, c), each (num_layers, N, H); ``state=None`` starts
+        from zeros. Feeding a sequence in pieces while carrying the state gives the same logits as
+        feeding it whole."""
+        assert x.ndim == 2 and x.dtype == torch.long, f"expected ids (N, T) int64, got {tuple(x.shape)} {x.dtype}"
+        hidden, state = self.lstm(self.embedding(x), state)     # (N, T, E) → (N, T, H)
+        return self.head(self.dropout(hidden)), state           # (N, T, V)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_state(x)[0]

@@ -1,0 +1,312 @@
+"""Text for the sentence-classification chapters: vocabularies, padding, WordPiece, and an LSTM classifier.
+
+* :class:`Vocabulary`: the ``max_size`` most frequent words of the *training* sentences; id 0 is the
+  padding token ``<pad>``, id 1 the unknown word ``<unk>`` (Keras' ``Embedding(mask_zero=True)`` also
+  reserves 0 for padding).
+* :func:`encode_batch`: sentences → ids (N, T) padded at the end with 0, and lengths (N,), cut to
+  ``max_len`` tokens.
+* :class:`WordPiece`: the same interface over a Hugging Face ``tokenizer.json`` (MiniLM's BERT WordPiece,
+  where ``[PAD]`` also has id 0), and :func:`load_word_embeddings` for the matching embedding matrix.
+* :class:`SentenceClassifier`: Embedding → (bi)LSTM stack → last state or max over time → Linear,
+  with padding handled by packed sequences, so that padding never changes a prediction.
+* :func:`make_text_loader`: batches ``((ids, lengths), y)`` that ``utils.fit`` can train on; each batch
+  is trimmed to its longest sentence.
+
+Shapes: N sentences, T time steps (tokens), E embedding size, H hidden size, D = 2 if bidirectional else 1.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+PAD, UNK = "<pad>", "<unk>"
+PAD_ID, UNK_ID = 0, 1
+
+
+def tokenize(sentence: str) -> list[str]:
+    """Split on white space: MR's sentences are already lower-cased and tokenised."""
+    return sentence.split()
+
+
+# --------------------------------------------------------------------------- word vocabulary
+class Vocabulary:
+    """A word ↔ id map. Ids 0 and 1 are ``<pad>`` and ``<unk>``; then words by falling frequency."""
+
+    def __init__(self, itos: Sequence[str]):
+        itos = list(itos)
+        if itos[:2] != [PAD, UNK]:
+            raise ValueError(f"a vocabulary starts with {[PAD, UNK]}, got {itos[:2]}")
+        if len(set(itos)) != len(itos):
+            raise ValueError("the vocabulary lists a word twice")
+        self.itos = itos
+        self.stoi = {w: i for i, w in enumerate(itos)}
+
+    @classmethod
+    def build(cls, sentences: Iterable[str], max_size: int = 10_000, min_freq: int = 1) -> "Vocabulary":
+        """The ``max_size - 2`` most frequent words (ties broken alphabetically, so builds repeat),
+        plus ``<pad>`` and ``<unk>``: ``max_size`` ids in all, Keras' ``input_dim``."""
+        if max_size < 3:
+            raise ValueError(f"max_size must leave room for <pad>, <unk> and a word, got {max_size}")
+        if min_freq < 1:
+            raise ValueError(f"min_freq must be at least 1, got {min_freq}")
+        counts = Counter(w for s in sentences for w in tokenize(s))
+        counts.pop(PAD, None), counts.pop(UNK, None)
+        ranked = sorted((w for w, c in counts.items() if c >= min_freq), key=lambda w: (-counts[w], w))
+        vocab = cls([PAD, UNK] + ranked[: max_size - 2])
+        vocab.counts = counts
+        return vocab
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    @property
+    def pad_id(self) -> int:
+        return PAD_ID
+
+    @property
+    def unk_id(self) -> int:
+        return UNK_ID
+
+    def encode(self, sentence: str) -> list[int]:
+        return [self.stoi.get(w, UNK_ID) for w in tokenize(sentence)]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Words of ``ids`` (an int list or 1-D tensor), padding dropped."""
+        ids = [int(i) for i in ids]
+        bad = [i for i in ids if not 0 <= i < len(self)]
+        if bad:
+            raise ValueError(f"ids {bad[:5]} are outside the vocabulary of {len(self)} words")
+        return " ".join(self.itos[i] for i in ids if i != PAD_ID)
+
+
+def pad_ids(sequences: Sequence[Sequence[int]], max_len: int, width: int | str | None = None,
+            pad_id: int = PAD_ID) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cut each id list to its first ``max_len`` ids and pad it at the end with ``pad_id``.
+
+    ``width`` is the number of columns: ``None`` → ``max_len`` (Keras' ``pad_sequences(maxlen=...)``),
+    ``"longest"`` → the longest (cut) sequence, or an int ≥ every length.
+    Returns ids (N, width) int64 and lengths (N,) int64.
+    """
+    if max_len < 1:
+        raise ValueError(f"max_len must be at least 1, got {max_len}")
+    cut = [list(s)[:max_len] for s in sequences]
+    if not cut:
+        raise ValueError("no sentences to encode")
+    empty = [i for i, s in enumerate(cut) if not s]
+    if empty:
+        raise ValueError(f"sentences {empty[:5]} have no tokens; an LSTM needs at least one step")
+    lengths = torch.tensor([len(s) for s in cut], dtype=torch.long)
+    longest = int(lengths.max())
+    width = max_len if width is None else longest if width == "longest" else width
+    if not isinstance(width, int) or width < longest:
+        raise ValueError(f"width {width!r} is shorter than the longest sequence ({longest} tokens)")
+    ids = torch.full((len(cut), width), pad_id, dtype=torch.long)
+    for i, s in enumerate(cut):
+        ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+    return ids, lengths
+
+
+def encode_batch(sentences: Sequence[str], vocab: "Vocabulary | WordPiece", max_len: int = 100,
+                 width: int | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sentences → ids (N, width) padded at the end with the pad id, and lengths (N,).
+
+    Each sentence is cut to its first ``max_len`` tokens; ``width`` as in :func:`pad_ids`.
+    """
+    if isinstance(sentences, str):
+        raise TypeError("give a list of sentences, not one string")
+    return pad_ids([vocab.encode(s) for s in sentences], max_len, width, vocab.pad_id)
+
+
+# --------------------------------------------------------------------------- WordPiece (MiniLM / BERT)
+class WordPiece:
+    """BERT's WordPiece tokeniser from a ``tokenizer.json`` (e.g. ``utils.minilm_files()["tokenizer.json"]``).
+
+    ``encode`` returns WordPiece ids without ``[CLS]``/``[SEP]`` unless ``add_special_tokens``; the
+    library's own truncation and padding are switched off (:func:`encode_batch` does both).
+    """
+
+    def __init__(self, path: str | Path, add_special_tokens: bool = False):
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(path))
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+        self.add_special_tokens = add_special_tokens
+        pad = self.tokenizer.token_to_id("[PAD]")
+        if pad is None:
+            raise ValueError(f"{Path(path).name} has no [PAD] token; is it a BERT WordPiece tokenizer?")
+        self.pad_id = pad
+        self.unk_id = self.tokenizer.token_to_id("[UNK]")
+
+    def __len__(self) -> int:
+        return self.tokenizer.get_vocab_size()
+
+    def tokens(self, sentence: str) -> list[str]:
+        return self.tokenizer.encode(sentence, add_special_tokens=self.add_special_tokens).tokens
+
+    def encode(self, sentence: str) -> list[int]:
+        return self.tokenizer.encode(sentence, add_special_tokens=self.add_special_tokens).ids
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return self.tokenizer.decode([int(i) for i in ids if int(i) != self.pad_id])
+
+
+def load_word_embeddings(path: str | Path, key: str = "embeddings.word_embeddings.weight") -> torch.Tensor:
+    """The token-embedding matrix (vocab_size, E) of a BERT checkpoint in safetensors format."""
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(path))
+    if key not in tensors:
+        matches = [k for k in tensors if k.endswith(key)]
+        if len(matches) != 1:
+            raise KeyError(f"{Path(path).name} has no tensor {key!r}; it has e.g. {sorted(tensors)[:5]}")
+        key = matches[0]
+    return tensors[key].float()
+
+
+# --------------------------------------------------------------------------- the classifier
+@dataclass
+class SentenceClassifierConfig:
+    """Embedding(vocab_size, embed_dim) → LSTM stack → pooling → Linear(D·H, num_classes).
+
+    ``dropout`` applies to the embeddings, between LSTM layers and before the classifier.
+    ``pooling``: ``"last"`` (the final hidden state of the top layer; for a bidirectional LSTM the
+    forward direction's last step and the backward direction's first) or ``"max"`` (the maximum of
+    the top layer's outputs over the real time steps). ``init="keras"`` reproduces Keras' defaults.
+    """
+
+    vocab_size: int = 10_000
+    embed_dim: int = 10
+    hidden_size: int = 128
+    num_layers: int = 2
+    num_classes: int = 2
+    bidirectional: bool = False
+    dropout: float = 0.0
+    pooling: str = "last"
+    padding_idx: int = PAD_ID
+    freeze_embedding: bool = False
+    init: str = "keras"
+
+    def __post_init__(self) -> None:
+        assert self.pooling in ("last", "max"), f"pooling must be 'last' or 'max', got {self.pooling!r}"
+        assert self.init in ("keras", "pytorch"), f"init must be 'keras' or 'pytorch', got {self.init!r}"
+        assert 0.0 <= self.dropout < 1.0, f"dropout must lie in [0, 1), got {self.dropout}"
+        assert min(self.vocab_size, self.embed_dim, self.hidden_size, self.num_layers) >= 1, \
+            "vocab_size, embed_dim, hidden_size and num_layers must be positive"
+        assert self.num_classes >= 2, f"a classifier needs at least 2 classes, got {self.num_classes}"
+        assert 0 <= self.padding_idx < self.vocab_size, "padding_idx must be a valid id"
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+
+class SentenceClassifier(nn.Module):
+    """``model(ids (N, T), lengths (N,)) → logits (N, num_classes)``; ids beyond ``lengths`` are ignored.
+
+    ``embedding_weight`` (vocab_size, embed_dim), if given, initialises the embedding (e.g. MiniLM's);
+    ``config.freeze_embedding`` keeps it fixed during training.
+    """
+
+    def __init__(self, config: SentenceClassifierConfig | None = None, embedding_weight: torch.Tensor | None = None):
+        super().__init__()
+        self.config = c = config or SentenceClassifierConfig()
+        self.embedding = nn.Embedding(c.vocab_size, c.embed_dim, padding_idx=c.padding_idx)
+        self.lstm = nn.LSTM(c.embed_dim, c.hidden_size, num_layers=c.num_layers, batch_first=True,
+                            bidirectional=c.bidirectional, dropout=c.dropout if c.num_layers > 1 else 0.0)
+        self.dropout = nn.Dropout(c.dropout)
+        self.classifier = nn.Linear(c.directions * c.hidden_size, c.num_classes)
+        if c.init == "keras":
+            keras_init_(self)
+        if embedding_weight is not None:
+            if tuple(embedding_weight.shape) != (c.vocab_size, c.embed_dim):
+                raise ValueError(f"embedding_weight has shape {tuple(embedding_weight.shape)}, the config asks for "
+                                 f"({c.vocab_size}, {c.embed_dim})")
+            with torch.no_grad():
+                self.embedding.weight.copy_(embedding_weight)
+        self.embedding.weight.requires_grad_(not c.freeze_embedding)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        assert ids.ndim == 2, f"expected ids (N, T), got shape {tuple(ids.shape)}"
+        assert lengths.shape == ids.shape[:1], f"lengths {tuple(lengths.shape)} do not match ids {tuple(ids.shape)}"
+        lengths = lengths.cpu()  # pack_padded_sequence wants them on the CPU
+        assert int(lengths.min()) >= 1 and int(lengths.max()) <= ids.shape[1], \
+            f"lengths must lie in [1, {ids.shape[1]}], got [{int(lengths.min())}, {int(lengths.max())}]"
+        x = self.dropout(self.embedding(ids))                                  # (N, T, E)
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        out, (h_n, _) = self.lstm(packed)                                      # h_n: (layers·D, N, H)
+        if self.config.pooling == "last":
+            d = self.config.directions
+            features = torch.cat(list(h_n[-d:]), dim=1)                        # (N, D·H), top layer
+        else:
+            out, _ = pad_packed_sequence(out, batch_first=True, padding_value=float("-inf"))  # (N, T_max, D·H)
+            features = out.max(dim=1).values                                  # (N, D·H)
+        return self.classifier(self.dropout(features))                         # (N, C)
+
+
+def keras_init_(model: SentenceClassifier) -> None:
+    """Keras' defaults: Embedding U(−0.05, 0.05); LSTM kernels Glorot-uniform, recurrent kernels
+    orthogonal, biases 0 with the forget gate's 1 (``unit_forget_bias``; PyTorch's second bias
+    vector ``bias_hh`` stays 0); Dense Glorot-uniform with zero bias."""
+    nn.init.uniform_(model.embedding.weight, -0.05, 0.05)
+    h = model.config.hidden_size
+    for name, p in model.lstm.named_parameters():
+        if name.startswith("weight_ih"):
+            nn.init.xavier_uniform_(p)                 # (4H, E): fan_in E, fan_out 4H as Keras' (E, 4H)
+        elif name.startswith("weight_hh"):
+            for gate in p.data.split(h):               # Keras: orthogonal on (H, 4H); here per gate (H, H)
+                nn.init.orthogonal_(gate)
+        else:
+            nn.init.zeros_(p)
+            if name.startswith("bias_ih"):
+                nn.init.ones_(p.data[h: 2 * h])        # gates are ordered i, f, g, o
+    nn.init.xavier_uniform_(model.classifier.weight)
+    nn.init.zeros_(model.classifier.bias)
+    if model.embedding.padding_idx is not None:
+        with torch.no_grad():
+            model.embedding.weight[model.embedding.padding_idx].zero_()
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def lstm_parameters(input_size: int, hidden_size: int, biases: int = 2) -> int:
+    """Parameters of one LSTM layer and direction: 4 gates × (H·(input + H) + biases·H).
+    PyTorch has two bias vectors (``biases=2``), Keras one."""
+    return 4 * (hidden_size * (input_size + hidden_size) + biases * hidden_size)
+
+
+# --------------------------------------------------------------------------- batches
+class _TextBatches(torch.utils.data.Dataset):
+    def __init__(self, ids: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor):
+        if not len(ids) == len(lengths) == len(y):
+            raise ValueError(f"ids, lengths and labels differ in length: {len(ids)}, {len(lengths)}, {len(y)}")
+        self.ids, self.lengths, self.y = ids, lengths, y
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i):
+        return self.ids[i], self.lengths[i], self.y[i]
+
+
+def _collate(items):
+    ids, lengths, y = (torch.stack(t) for t in zip(*items))
+    return (ids[:, : int(lengths.max())], lengths), y          # trim columns that are padding everywhere
+
+
+def make_text_loader(ids: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor, batch_size: int = 128, *,
+                     shuffle: bool = False, seed: int = 0) -> torch.utils.data.DataLoader:
+    """Batches ``((ids (B, T_b), lengths (B,)), y (B,))`` with T_b the batch's longest sentence; seeded shuffling."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    return torch.utils.data.DataLoader(_TextBatches(ids, lengths, y), batch_size=batch_size, shuffle=shuffle,
+                                       generator=generator, collate_fn=_collate)
