@@ -1,7 +1,7 @@
-"""Shared fixtures of the unit tests.
+"""Shared fixtures of the unit tests (quick mode for the notebooks is set by the root conftest.py).
 
-Every test runs with its own empty cache (``BOOK_CACHE_DIR``) and with ``BOOK_OFFLINE=1``, so that
-no test touches the network or the user's cache, and in full mode unless it sets ``BOOK_QUICK``.
+Every unit test runs with its own empty cache (``BOOK_CACHE_DIR``) and with ``BOOK_OFFLINE=1``, so
+that no test touches the network or the user's cache, and in full mode unless it sets ``BOOK_QUICK``.
 Tests that need the real data sets ask for ``shared_data`` (or ``shared_data_module`` for data
 loaded once per module); both skip when the data folder is absent.
 """
@@ -18,11 +18,11 @@ import pytest  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-
 def locate_shared_data() -> Path:
-    """``$BOOK_DATA_DIR`` if set, else ``<repo root>/../shared/data``."""
-    env = os.environ.get("BOOK_DATA_DIR")
-    return Path(env).expanduser().resolve() if env else (REPO_ROOT / ".." / "shared" / "data").resolve()
+    """``$BOOK_DATA_DIR`` if set (a relative path is taken from the repository root, as
+    ``utils.files`` does), else ``<repo root>/../shared/data``."""
+    env = os.environ.get("BOOK_DATA_DIR", "").strip()
+    return (REPO_ROOT / Path(env).expanduser()).resolve() if env else (REPO_ROOT / ".." / "shared" / "data").resolve()
 
 
 @pytest.fixture(autouse=True)

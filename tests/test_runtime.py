@@ -1,8 +1,10 @@
 """utils.runtime: the quick/full switch, seeding, and notebook set-up."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import random
+from pathlib import Path
 
 import matplotlib as mpl
 import numpy as np
@@ -18,62 +20,72 @@ def test_book_quick_is_unset_by_default():
     assert utils.is_quick() is False
 
 
-@pytest.mark.parametrize("value, quick", [("", False), ("0", False), (" 0 ", False), ("1", True), ("yes", True)])
+@pytest.mark.parametrize("value, quick", [("", False), ("0", False), (" 0 ", False), ("1", True), ("yes", True),
+                                          ("false", False), ("no", False), ("off", False), ("OFF", False),
+                                          ("False", False), ("true", True), ("On", True), (" YES ", True)])
 def test_is_quick(monkeypatch, value, quick):
     monkeypatch.setenv("BOOK_QUICK", value)
     assert utils.is_quick() is quick
 
 
-def test_budget(monkeypatch):
-    assert utils.budget(full=10_000, quick=100) == 10_000
-    monkeypatch.setenv("BOOK_QUICK", "1")
-    assert utils.budget(full=10_000, quick=100) == 100
-    assert utils.budget(full=(60000, 10), quick=(512, 1)) == (512, 1)
+@pytest.mark.parametrize("value", ["2", "maybe", "y", "n", "quick", "1.0", "t"])
+def test_malformed_switch_is_rejected(monkeypatch, value):
+    monkeypatch.setenv("BOOK_QUICK", value)
+    pattern = rf"BOOK_QUICK={value!r} is not an on/off switch: use one of 1/true/yes/on/0/false/no/off"
+    with pytest.raises(ValueError, match=pattern):
+        utils.is_quick()
+    with pytest.raises(ValueError, match=pattern):
+        utils.budget(full=1, quick=0)
 
 
-def draws():
-    return torch.rand(5).tolist(), np.random.rand(5).tolist(), [random.random() for _ in range(5)]
+def test_env_flag(monkeypatch):
+    from utils.runtime import env_flag
+    monkeypatch.delenv("BOOK_TEST_SWITCH", raising=False)
+    assert env_flag("BOOK_TEST_SWITCH") is False
+    monkeypatch.setenv("BOOK_TEST_SWITCH", "Yes")
+    assert env_flag("BOOK_TEST_SWITCH") is True
+    monkeypatch.setenv("BOOK_TEST_SWITCH", "nope")
+    with pytest.raises(ValueError, match="BOOK_TEST_SWITCH='nope'"):
+        env_flag("BOOK_TEST_SWITCH")
+    with pytest.raises(TypeError, match="name must be the name of an environment variable"):
+        env_flag("")
 
 
-def test_seed_everything_repeats_draws():
-    utils.seed_everything(123)
-    first = draws()
-    utils.seed_everything(123)
-    assert draws() == first
-    utils.seed_everything(124)
-    other = draws()
-    assert all(a != b for a, b in zip(other, first))  # each of the three generators was reseeded
+def test_the_package_reads_switches_only_through_env_flag():
+    """Every on/off switch goes through one parser: no module compares os.environ values itself."""
+    import re
+    from pathlib import Path
+    package = Path(utils.__file__).parent
+    for path in package.glob("*.py"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if re.search(r"environ\.get\((QUICK_ENV|OFFLINE_ENV|\"BOOK_QUICK\"|\"BOOK_OFFLINE\")", line):
+                assert path.name == "runtime.py" and "raw = " in line, f"{path.name}: {line.strip()}"
 
 
-@pytest.mark.parametrize("seed", [-1, 1.5, "0", None])
-def test_seed_everything_rejects_bad_seeds(seed):
-    with pytest.raises(ValueError, match="seed must be a non-negative int"):
-        utils.seed_everything(seed)
+# --------------------------------------------------------------------------- conftest: quick mode by default
+CONFTEST = Path(__file__).resolve().parent.parent / "conftest.py"   # the root conftest
 
 
-def test_setup_full_mode(capsys):
-    with mpl.rc_context({"axes.spines.top": True, "figure.dpi": 200, "axes.grid": False}):
-        device = utils.setup(seed=7)
-        assert mpl.rcParams["axes.spines.top"] is False
-        assert mpl.rcParams["figure.dpi"] == 96 and mpl.rcParams["axes.grid"] is True
-        assert all(mpl.rcParams[k] == (list(v) if isinstance(v, tuple) else v) for k, v in PLOT_STYLE.items())
-    assert isinstance(device, torch.device) and device == utils.pick_device()
-    out = capsys.readouterr().out
-    assert out.startswith("mode: full |") and f"device: {device.type}" in out and "seed 7" in out
-    assert "quick" not in out
+def import_conftest():
+    """Import conftest.py afresh, as pytest does at the start of a run."""
+    spec = importlib.util.spec_from_file_location("probe_conftest", CONFTEST)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def test_setup_quick_mode_and_seed(monkeypatch, capsys):
-    monkeypatch.setenv("BOOK_QUICK", "1")
-    with mpl.rc_context():
-        utils.setup(seed=5)
-        after_setup = torch.rand(3)
-    torch.manual_seed(5)
-    assert torch.equal(after_setup, torch.rand(3))
-    assert capsys.readouterr().out.startswith("mode: quick")
+@pytest.mark.parametrize("given, seen", [(None, "1"), ("", "1"), ("0", "0"), ("false", "false"), ("1", "1")])
+def test_conftest_sets_quick_mode_unless_the_caller_chose(monkeypatch, given, seen):
+    if given is not None:
+        monkeypatch.setenv("BOOK_QUICK", given)
+    import_conftest()
+    assert os.environ["BOOK_QUICK"] == seen      # the autouse fixture restores the variable afterwards
 
 
-def test_setup_quiet(capsys):
-    with mpl.rc_context():
-        assert isinstance(utils.setup(verbose=False), torch.device)
-    assert capsys.readouterr().out == ""
+@pytest.mark.parametrize("name", ["BOOK_QUICK", "BOOK_OFFLINE"])
+def test_pytest_stops_on_a_malformed_switch(monkeypatch, name):
+    conftest = import_conftest()
+    conftest.pytest_configure(None)                           # well-formed (or unset): nothing happens
+    monkeypatch.setenv(name, "maybe")
+    with pytest.raises(pytest.UsageError, match=f"{name}='maybe' is not an on/off switch"):
+        conftest.pytest_configure(None)

@@ -123,3 +123,190 @@ def test_load_or_train_replaces_a_file_that_does_not_fit():
     assert weights.load_or_train("m", bigger, lambda: trained.append(1)) is False
     assert trained == [1]
     weights.load_weights(small_model(2, hidden=32), "m")   # the file now fits the new model
+
+
+# --------------------------------------------------------------------------- checksum, config, dtype
+class Tiny(nn.Module):
+    def __init__(self, dtype=torch.float32):
+        super().__init__()
+        self.lin = nn.Linear(3, 2, dtype=dtype)
+
+
+def tensor_data_offset(path) -> int:
+    """Where a safetensors file's tensor bytes begin (after the 8-byte length and the JSON header)."""
+    raw = path.read_bytes()
+    return 8 + int.from_bytes(raw[:8], "little")
+
+
+def flip(path, index: int, bit: int = 0) -> None:
+    raw = bytearray(path.read_bytes())
+    raw[index] ^= 1 << bit
+    path.write_bytes(bytes(raw))
+
+
+def test_checksum_and_config_are_stored_in_the_metadata():
+    from safetensors import safe_open
+    config = weights.config_json(model=ImprovedCNNConfig(channels=(4, 8), hidden_size=16), seed=0)
+    path = weights.save_weights(small_model(), "m", metadata={"note": "x"}, config=config)
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata()
+    assert len(meta["sha256"]) == 64 and meta["note"] == "x"
+    assert meta["training_config"] == config
+    assert '"hidden_size":16' in config and '"__class__":"ImprovedCNNConfig"' in config
+
+
+def test_flipped_tensor_bytes_are_found_not_loaded():
+    path = weights.save_weights(small_model(0), "m")
+    flip(path, path.stat().st_size - 3)                 # a byte of the last tensor's data
+    model = small_model(1)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(weights.CorruptWeightsError, match=r"m\.safetensors are corrupt: the SHA-256"):
+        weights.load_weights(model, "m")
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()), "the model is untouched"
+
+
+def test_every_single_bit_flip_is_found_or_harmless():
+    """Flip one bit of each byte in turn: the load fails, or (a flip in a metadata value such as the
+    torch version) it loads exactly the saved tensors; a flipped tensor byte never loads."""
+    path = weights.save_weights(Tiny(), "t")
+    good = path.read_bytes()
+    saved = weights.read_weights("t")
+    data_start = tensor_data_offset(path)
+    for i in range(len(good)):
+        path.write_bytes(good)
+        flip(path, i, bit=i % 8)
+        model = Tiny()
+        try:
+            weights.load_weights(model, "t")
+        except weights.WeightsMismatchError:
+            continue
+        assert i < data_start, f"a flipped tensor byte at {i} loaded silently"
+        assert all(torch.equal(model.state_dict()[k], saved[k]) for k in saved), f"byte {i}"
+
+
+def test_a_file_without_checksum_is_not_trusted(isolated_book_env):
+    from safetensors.torch import save_file
+    path = weights.weights_path("old")
+    path.parent.mkdir(parents=True)
+    save_file(weights._state(Tiny()), str(path), metadata={"torch": torch.__version__})  # the old format
+    with pytest.raises(weights.CorruptWeightsError, match="carry no checksum"):
+        weights.load_weights(Tiny(), "old")
+
+
+def test_dtype_mismatch_is_reported():
+    weights.save_weights(Tiny(torch.float64), "t")
+    with pytest.raises(weights.WeightsMismatchError, match=r"dtype mismatch: lin\.bias: file torch\.float64 "
+                                                            r"vs model torch\.float32"):
+        weights.load_weights(Tiny(torch.float32), "t")
+
+
+def test_config_mismatch_names_the_differences():
+    old = weights.config_json(model={"hidden": 16}, lr=0.1)
+    weights.save_weights(Tiny(), "t", config=old)
+    weights.load_weights(Tiny(), "t", config=old)
+    weights.load_weights(Tiny(), "t")                       # no config asked for: not checked
+    new = weights.config_json(model={"hidden": 32}, lr=0.1)
+    with pytest.raises(weights.ConfigMismatchError, match=r"another configuration: model\.hidden: 16 in the "
+                                                           r"file, 32 now"):
+        weights.load_weights(Tiny(), "t", config=new)
+
+
+def test_a_file_without_config_does_not_match_a_config():
+    weights.save_weights(Tiny(), "t")
+    with pytest.raises(weights.ConfigMismatchError, match="record no training configuration"):
+        weights.load_weights(Tiny(), "t", config="{}")
+
+
+def test_config_json_is_canonical_and_checked():
+    assert weights.config_json(a=1, b=(1, 2)) == weights.config_json(b=[1, 2], a=1) == '{"a":1,"b":[1,2]}'
+    with pytest.raises(TypeError, match=r"config\.f: a training configuration holds .* got function"):
+        weights.config_json(f=lambda: 0)
+
+
+@pytest.mark.parametrize("config, error, message", [
+    (123, TypeError, "config must be a JSON string"),
+    ({"a": 1}, TypeError, "config must be a JSON string"),
+    ("not json", ValueError, "config must be a JSON string, got 'not json'"),
+])
+def test_bad_config_arguments(config, error, message):
+    with pytest.raises(error, match=message):
+        weights.save_weights(Tiny(), "t", config=config)
+    with pytest.raises(error, match=message):
+        weights.load_or_train("t", Tiny(), lambda: pytest.fail("must not train"), config=config)
+
+
+def test_reserved_metadata_keys_are_rejected():
+    with pytest.raises(ValueError, match=r"metadata keys \['sha256'\] are reserved"):
+        weights.save_weights(Tiny(), "t", metadata={"sha256": "0" * 64})
+    with pytest.raises(TypeError, match="metadata must be a dict"):
+        weights.save_weights(Tiny(), "t", metadata=[("a", "b")])
+
+
+def test_tied_weights_can_be_saved_and_loaded():
+    class TiedLM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(5, 3)
+            self.head = nn.Linear(3, 5, bias=False)
+            self.head.weight = self.embed.weight            # weight tying, as GPT-2 does
+
+    torch.manual_seed(0)
+    model = TiedLM()
+    weights.save_weights(model, "tied")
+    other = weights.load_weights(TiedLM(), "tied")
+    assert torch.equal(other.embed.weight, model.embed.weight) and other.head.weight is other.embed.weight
+
+
+# --------------------------------------------------------------------------- load_or_train says why
+def test_load_or_train_says_why_it_trains(capsys):
+    config = weights.config_json(lr=0.1)
+    trained = []
+    assert weights.load_or_train("t", Tiny(), lambda: trained.append(1), config=config) is False
+    assert "training 't' now, because no cached weights (t.safetensors is not in the book's cache)" in \
+        capsys.readouterr().out
+    assert weights.load_or_train("t", Tiny(), lambda: trained.append(1), config=config) is True
+    assert capsys.readouterr().out == "" and trained == [1]
+
+    assert weights.load_or_train("t", Tiny(), lambda: trained.append(1), config=weights.config_json(lr=0.2)) \
+        is False
+    out = capsys.readouterr().out
+    assert "because the training configuration changed: " in out and "lr: 0.1 in the file, 0.2 now" in out
+
+    assert weights.load_or_train("t", Tiny(torch.float64), lambda: trained.append(1),
+                                 config=weights.config_json(lr=0.2)) is False
+    assert "because the cached weights do not fit the model: " in capsys.readouterr().out
+
+    path = weights.weights_path("t")
+    flip(path, path.stat().st_size - 1)
+    assert weights.load_or_train("t", Tiny(torch.float64), lambda: trained.append(1),
+                                 config=weights.config_json(lr=0.2)) is False
+    out = capsys.readouterr().out
+    assert "because the cached file is corrupt or unreadable: cached weights t.safetensors are corrupt" in out
+    assert str(isolated_dir := weights.weights_dir()) not in out, isolated_dir   # no machine paths
+    assert trained == [1, 1, 1, 1]
+    assert weights.load_or_train("t", Tiny(torch.float64), lambda: trained.append(1),
+                                 config=weights.config_json(lr=0.2)) is True
+
+
+def test_load_or_train_with_a_directory_at_the_path_fails_before_training():
+    path = weights.weights_path("d")
+    path.mkdir(parents=True)
+    with pytest.raises(IsADirectoryError, match=r"d\.safetensors is a directory, not a weights file"):
+        weights.load_or_train("d", Tiny(), lambda: pytest.fail("must not train"))
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        weights.save_weights(Tiny(), "d")
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        weights.load_weights(Tiny(), "d")
+
+
+def test_load_or_train_with_a_file_at_the_weights_folder_fails_before_training(isolated_book_env):
+    isolated_book_env.mkdir(parents=True)
+    weights.weights_dir().write_bytes(b"not a folder")
+    with pytest.raises(NotADirectoryError, match="is a file, where the weights folder"):
+        weights.load_or_train("m", Tiny(), lambda: pytest.fail("must not train"))
+
+
+def test_one_atomic_write_helper():
+    from utils import files
+    assert weights.atomic_path is files.atomic_path
+    assert not hasattr(weights, "tempfile") and not hasattr(weights, "os")

@@ -18,10 +18,33 @@ T = TypeVar("T")
 
 QUICK_ENV = "BOOK_QUICK"
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def env_flag(name: str) -> bool:
+    """The on/off switch in the environment variable ``name`` (``BOOK_QUICK``, ``BOOK_OFFLINE``).
+
+    ``1``/``true``/``yes``/``on`` mean on; ``0``/``false``/``no``/``off`` mean off (case and
+    surrounding spaces do not matter); unset or empty means off. Anything else is a mistake that
+    would otherwise silently pick a mode, so it raises ``ValueError`` naming the variable and value.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be the name of an environment variable, got {name!r}")
+    raw = os.environ.get(name, "")
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in ("",) + _FALSE:
+        return False
+    allowed = "/".join(_TRUE + _FALSE)
+    raise ValueError(f"environment variable {name}={raw!r} is not an on/off switch: "
+                     f"use one of {allowed} (any case), or leave it unset or empty for off")
+
 
 def is_quick() -> bool:
-    """True when the environment variable ``BOOK_QUICK`` is set to anything but ``""``/``"0"``."""
-    return os.environ.get(QUICK_ENV, "").strip() not in ("", "0")
+    """True when quick mode is on: ``BOOK_QUICK`` is 1/true/yes/on (see :func:`env_flag`)."""
+    return env_flag(QUICK_ENV)
 
 
 def budget(full: T, quick: T) -> T:

@@ -2,37 +2,57 @@
 
 A chapter that trains a model saves its weights with :func:`save_weights`; a later chapter that
 only needs the trained model calls :func:`load_or_train`, which loads the cached file when it
-matches the model and otherwise trains (and saves) afresh. Nothing here is ever written into the
-repository: the files live in ``utils.cache_dir() / "weights"``:
+is intact, was trained with the same configuration and fits the model, and otherwise trains (and
+saves) afresh, saying why. Nothing here is ever written into the repository: the files live in
+``utils.cache_dir() / "weights"``:
 
 * ``<name>.safetensors`` in full mode;
 * ``<name>.quick.safetensors`` in quick mode (``BOOK_QUICK=1``), so that the weakly trained model of
   a quick run is never loaded by a full run.
 
-safetensors stores plain tensors and a string→string metadata dict, never pickled code, so loading
-a file cannot run anything. Writes are atomic: a temporary file in the same folder, then a rename.
+Each file's metadata (its header's string→string dict) holds, besides what the caller adds:
+
+* ``sha256``: a SHA-256 over every tensor's name, dtype, shape and bytes and over the training
+  configuration, checked on every load, so that a flipped byte is found instead of loaded;
+* ``training_config``: the training configuration as canonical JSON (see :func:`config_json`)
+  when the caller passes ``config=``; :func:`load_or_train` retrains when it differs.
+
+safetensors stores plain tensors and strings, never pickled code, so loading a file cannot run
+anything. Writes are atomic (:func:`utils.files.atomic_path`).
 """
 from __future__ import annotations
 
-import os
+import dataclasses
+import hashlib
+import json
 import re
-import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 from torch import nn
 
-from .files import cache_dir
+from .files import atomic_path, cache_dir
 from .runtime import is_quick
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+SHA256_KEY = "sha256"                 # metadata key of the checksum
+CONFIG_KEY = "training_config"        # metadata key of the training configuration (canonical JSON)
 
 
 class WeightsMismatchError(ValueError):
-    """A weights file does not fit the model: missing or unexpected tensors, or different shapes."""
+    """A weights file cannot be used for this model: unreadable or corrupt, trained with another
+    configuration, or not fitting (missing or unexpected tensors, other shapes or dtypes)."""
+
+
+class CorruptWeightsError(WeightsMismatchError):
+    """A weights file is unreadable, or its tensors do not match the checksum stored with them."""
+
+
+class ConfigMismatchError(WeightsMismatchError):
+    """A weights file was trained with another configuration than the one asked for."""
 
 
 def weights_dir() -> Path:
@@ -47,85 +67,243 @@ def weights_path(name: str) -> Path:
     return weights_dir() / f"{name}{'.quick' if is_quick() else ''}.safetensors"
 
 
+# --------------------------------------------------------------------------- configuration, checksum
+def _plain(value: Any, where: str) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: _plain(getattr(value, f.name), f"{where}.{f.name}") for f in dataclasses.fields(value)}
+        return {"__class__": type(value).__name__, **fields}
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise TypeError(f"{where}: dict keys must be str to be stored as JSON, got {list(value)!r}")
+        return {k: _plain(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"{where}: a training configuration holds dataclasses, dicts, lists, tuples, str, "
+                    f"numbers, bools and None; got {type(value).__name__} {value!r}")
+
+
+def config_json(**parts: Any) -> str:
+    """The training configuration as canonical JSON, for ``config=`` of :func:`save_weights`,
+    :func:`load_weights` and :func:`load_or_train`.
+
+    Dataclasses become dicts (with their class name), tuples lists, keys are sorted; e.g.
+    ``config_json(model=ImprovedCNNConfig(), recipe=IMPROVED_RECIPE, seed=0)``.
+    """
+    return _canonical(json.dumps(_plain(parts, "config")), "config")
+
+
+def _canonical(config: str, argument: str = "config") -> str:
+    if not isinstance(config, str):
+        raise TypeError(f"{argument} must be a JSON string (e.g. from utils.weights.config_json(...)), "
+                        f"got {type(config).__name__} {config!r}")
+    try:
+        value = json.loads(config)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{argument} must be a JSON string, got {config[:80]!r} ({exc})") from None
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def tensors_sha256(tensors: dict[str, torch.Tensor], config: str | None = None) -> str:
+    """SHA-256 over the tensors' names, dtypes, shapes and bytes (in name order) and ``config``."""
+    digest = hashlib.sha256()
+    for key in sorted(tensors):
+        t = tensors[key].detach().cpu().contiguous()
+        digest.update(json.dumps([key, str(t.dtype), list(t.shape)]).encode() + b"\0")
+        digest.update(t.reshape(-1).view(torch.uint8).numpy())
+    digest.update(b"config\0" + (b"-" if config is None else config.encode()))
+    return digest.hexdigest()
+
+
 def _state(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The model's state_dict as contiguous CPU tensors in their logical (NCHW) layout."""
-    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    """The model's state_dict as CPU tensors in their logical (NCHW) layout, each with its own
+    storage (safetensors refuses tensors that share memory, e.g. tied embedding weights)."""
+    return {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
 
 
-def save_weights(model: nn.Module, name: str, metadata: dict[str, str] | None = None) -> Path:
+# --------------------------------------------------------------------------- save, read, load
+def save_weights(model: nn.Module, name: str, metadata: dict[str, str] | None = None, *,
+                 config: str | None = None) -> Path:
     """Save ``model.state_dict()`` (parameters and buffers) atomically; return the file's path.
 
-    ``metadata`` is stored in the file's header (strings only), e.g. ``{"test_acc": "0.93"}``.
+    ``metadata`` is stored in the file's header (values turned into strings), e.g.
+    ``{"test_acc": "0.93"}``. ``config`` (keyword) is the training configuration as a JSON string
+    (see :func:`config_json`); it is stored, and covered by the checksum, so that
+    :func:`load_or_train` can tell when the cached weights were trained differently.
     """
     path = weights_path(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if metadata is not None and not isinstance(metadata, dict):
+        raise TypeError(f"metadata must be a dict of strings or None, got {type(metadata).__name__}")
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
+    reserved = sorted({SHA256_KEY, CONFIG_KEY} & meta.keys())
+    if reserved:
+        raise ValueError(f"metadata keys {reserved} are reserved for the checksum and the training "
+                         "configuration; pass the configuration as config=")
+    canonical = None if config is None else _canonical(config)
+    tensors = _state(model)
     meta.setdefault("torch", torch.__version__)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        save_file(_state(model), str(tmp), metadata=meta)
-        os.replace(tmp, path)   # atomic on one file system: readers see the old file or the new one
-    finally:
-        tmp.unlink(missing_ok=True)
+    meta[SHA256_KEY] = tensors_sha256(tensors, canonical)
+    if canonical is not None:
+        meta[CONFIG_KEY] = canonical
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
     return path
 
 
-def read_weights(name: str) -> dict[str, torch.Tensor]:
-    """The tensors stored under ``name``; ``FileNotFoundError`` when there is no such file,
-    :class:`WeightsMismatchError` when the file is not readable safetensors."""
+def _existing(name: str) -> Path:
     path = weights_path(name)
+    if path.is_dir():
+        raise IsADirectoryError(f"the weights path {path} is a directory, not a weights file; remove it")
     if not path.is_file():
         raise FileNotFoundError(f"no cached weights {name!r} (looked for {path.name} in the book's cache "
                                 f"folder {weights_dir()}); train the model to create them")
+    return path
+
+
+def read_weights_and_metadata(name: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors and the metadata stored under ``name``, after checking the checksum.
+
+    Raises ``FileNotFoundError`` when there is no such file, ``IsADirectoryError`` when a directory
+    is in its place, and :class:`CorruptWeightsError` when the file is not readable safetensors or
+    its tensors do not match the stored checksum (or it stores none).
+    """
+    path = _existing(name)
     try:
-        return load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise WeightsMismatchError(f"cached weights {path.name} are unreadable ({exc}); "
-                                   "delete the file or train again to replace it") from exc
+        with safe_open(str(path), framework="pt") as f:
+            meta = dict(f.metadata() or {})
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CorruptWeightsError(f"cached weights {path.name} are unreadable ({exc}); "
+                                  "delete the file or train again to replace it") from exc
+    stored = meta.get(SHA256_KEY)
+    if stored is None:
+        raise CorruptWeightsError(f"cached weights {path.name} carry no checksum (saved by an older version "
+                                  "of utils), so they cannot be verified; train again to replace them")
+    actual = tensors_sha256(tensors, meta.get(CONFIG_KEY))
+    if actual != stored:
+        raise CorruptWeightsError(f"cached weights {path.name} are corrupt: the SHA-256 of their tensors is "
+                                  f"{actual}, the file records {stored}; train again to replace them")
+    return tensors, meta
+
+
+def read_weights(name: str) -> dict[str, torch.Tensor]:
+    """The verified tensors stored under ``name`` (see :func:`read_weights_and_metadata`)."""
+    return read_weights_and_metadata(name)[0]
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix or "(whole)": value}
+
+
+def _config_differences(stored: str, wanted: str) -> str:
+    a, b = _flatten(json.loads(stored)), _flatten(json.loads(wanted))
+    diffs = [f"{k}: {a.get(k, '(absent)')!r} in the file, {b.get(k, '(absent)')!r} now"
+             for k in sorted(a.keys() | b.keys()) if a.get(k, "(absent)") != b.get(k, "(absent)")]
+    return "; ".join(diffs[:5]) + (f"; and {len(diffs) - 5} more" if len(diffs) > 5 else "")
+
+
+def check_config(meta: dict[str, str], config: str, name: str = "weights") -> None:
+    """Raise :class:`ConfigMismatchError` unless the metadata ``meta`` records the training
+    configuration ``config`` (a JSON string), naming the settings that differ."""
+    wanted = _canonical(config)
+    stored = meta.get(CONFIG_KEY)
+    if stored is None:
+        raise ConfigMismatchError(f"{name} record no training configuration, so they may have been trained "
+                                  "differently than asked")
+    if stored != wanted:
+        raise ConfigMismatchError(f"{name} were trained with another configuration: "
+                                  + _config_differences(stored, wanted))
 
 
 def check_compatible(model: nn.Module, tensors: dict[str, torch.Tensor], name: str = "weights") -> None:
     """Raise :class:`WeightsMismatchError` unless ``tensors`` has exactly the model's state_dict
-    keys with the same shapes, naming what is missing, unexpected or differently shaped."""
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    found = {k: tuple(v.shape) for k, v in tensors.items()}
-    missing = sorted(expected.keys() - found.keys())
-    unexpected = sorted(found.keys() - expected.keys())
-    shapes = sorted(f"{k}: file {found[k]} vs model {expected[k]}"
-                    for k in expected.keys() & found.keys() if expected[k] != found[k])
-    if missing or unexpected or shapes:
+    keys with the same shapes and dtypes, naming what is missing, unexpected or different."""
+    expected = model.state_dict()
+    missing = sorted(expected.keys() - tensors.keys())
+    unexpected = sorted(tensors.keys() - expected.keys())
+    common = sorted(expected.keys() & tensors.keys())
+    shapes = [f"{k}: file {tuple(tensors[k].shape)} vs model {tuple(expected[k].shape)}"
+              for k in common if tensors[k].shape != expected[k].shape]
+    dtypes = [f"{k}: file {tensors[k].dtype} vs model {expected[k].dtype}"
+              for k in common if tensors[k].dtype != expected[k].dtype]
+    if missing or unexpected or shapes or dtypes:
         parts = [f"{label}: {', '.join(items[:5])}{' ...' if len(items) > 5 else ''}"
-                 for label, items in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", shapes))
+                 for label, items in (("missing", missing), ("unexpected", unexpected),
+                                      ("shape mismatch", shapes), ("dtype mismatch", dtypes))
                  if items]
         raise WeightsMismatchError(f"{name} do not fit {type(model).__name__}: " + "; ".join(parts))
 
 
-def load_weights(model: nn.Module, name: str) -> nn.Module:
+def load_weights(model: nn.Module, name: str, *, config: str | None = None) -> nn.Module:
     """Load the cached weights ``name`` into ``model`` (in place) and return the model.
 
-    Raises ``FileNotFoundError`` when absent and :class:`WeightsMismatchError` when the file's
-    tensors do not match the model's state_dict keys and shapes.
+    The file's checksum is verified; with ``config`` (keyword, a JSON string, see
+    :func:`config_json`) the stored training configuration must equal it. Raises
+    ``FileNotFoundError`` when absent, :class:`CorruptWeightsError` when corrupt,
+    :class:`ConfigMismatchError` when trained differently, and :class:`WeightsMismatchError` when
+    the tensors do not match the model's state_dict keys, shapes and dtypes. The model is changed
+    only when every check passes.
     """
-    tensors = read_weights(name)
+    tensors, meta = read_weights_and_metadata(name)
+    if config is not None:
+        check_config(meta, config, f"cached weights {name!r}")
     check_compatible(model, tensors, f"cached weights {name!r}")
     model.load_state_dict(tensors)
     return model
 
 
-def load_or_train(name: str, model: nn.Module, train_fn: Callable[[], object]) -> bool:
-    """Load the cached weights ``name`` into ``model`` if a matching file exists; otherwise call
-    ``train_fn()`` (which must train ``model`` in place) and save the result.
+def _check_writable(path: Path) -> None:
+    """Raise before any training when the weights could not be saved at ``path`` afterwards."""
+    if path.is_dir():
+        raise IsADirectoryError(f"the weights path {path} is a directory, not a weights file; remove it "
+                                "(nothing was trained)")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(f"{parent} is a file, where the weights folder {path.parent} "
+                                         "should be; remove it (nothing was trained)")
+            break
 
-    Returns True when the weights were loaded, False when the model was trained now. A file that
-    is unreadable or does not fit the model is replaced, never half-loaded.
+
+def load_or_train(name: str, model: nn.Module, train_fn: Callable[[], object], *,
+                  config: str | None = None) -> bool:
+    """Load the cached weights ``name`` into ``model`` if an intact, matching file exists; otherwise
+    call ``train_fn()`` (which must train ``model`` in place) and save the result.
+
+    ``config`` (keyword) is the training configuration as a JSON string (see :func:`config_json`):
+    cached weights trained with another configuration are not loaded but trained again.
+    Returns True when the weights were loaded, False when the model was trained now; before
+    training, one line says why (no cached file, a corrupt file, another configuration, or a file
+    that does not fit the model). A file that cannot be used is replaced, never half-loaded. A
+    directory at the weights path is an error before any training.
     """
+    path = weights_path(name)
+    if config is not None:
+        config = _canonical(config)
+    _check_writable(path)
     try:
-        load_weights(model, name)
+        load_weights(model, name, config=config)
         return True
-    except (FileNotFoundError, WeightsMismatchError):
-        pass
+    except FileNotFoundError:
+        reason = f"no cached weights ({path.name} is not in the book's cache)"
+    except CorruptWeightsError as exc:
+        reason = f"the cached file is corrupt or unreadable: {_short(exc, path)}"
+    except ConfigMismatchError as exc:
+        reason = f"the training configuration changed: {_short(exc, path)}"
+    except WeightsMismatchError as exc:
+        reason = f"the cached weights do not fit the model: {_short(exc, path)}"
+    print(f"training {name!r} now, because {reason}")
     train_fn()
-    save_weights(model, name)
+    save_weights(model, name, config=config)
     return False
+
+
+def _short(exc: Exception, path: Path) -> str:
+    """An error message without machine paths (notebook outputs must not store them)."""
+    return str(exc).replace(str(path.parent) + "/", "").replace(str(path.parent), "the book's cache")
