@@ -56,10 +56,15 @@ def test_fashion_mnist_splits_are_fixed_by_the_seed(fmnist, shared_data):
     assert torch.equal(other.test.x, fmnist.test.x)  # the official test set never moves
 
 
-@pytest.mark.parametrize("val_size", [0, -1, 60000])
+@pytest.mark.parametrize("val_size", [0, -1])
 def test_fashion_mnist_bad_val_size(val_size):
-    with pytest.raises(ValueError, match="val_size must be between 1 and 59,999"):
-        utils.load_fashion_mnist(val_size=val_size)
+    with pytest.raises(ValueError, match=f"val_size must be an int >= 1, got {val_size}"):
+        utils.load_fashion_mnist(val_size=val_size)      # checked before any file is read
+
+
+def test_fashion_mnist_val_size_must_leave_training_images(shared_data):
+    with pytest.raises(ValueError, match=r"val_size must be between 1 and 59,999 \(the training set has 60,000"):
+        utils.load_fashion_mnist(val_size=60000)
 
 
 def test_images_to_float(fmnist):
@@ -139,8 +144,10 @@ def test_mr_is_deterministic_and_seeded(mr, shared_data):
     ((1.2, -0.1, -0.1), "must all be positive"),
     ((0.9, 0.1), "give three fractions"),
     ((0.7, 0.1, 0.1, 0.1), "give three fractions"),
+    ((float("nan"), 0.5, 0.5), "must all be positive numbers .*not NaN"),
 ])
-def test_load_mr_rejects_bad_fractions(shared_data, fractions, message):
+def test_load_mr_rejects_bad_fractions_before_reading_files(fractions, message):
+    # no shared_data: with BOOK_OFFLINE and an empty cache, reading the files would fail differently
     with pytest.raises(ValueError, match=message):
         utils.load_mr(fractions)
 
@@ -173,8 +180,12 @@ def test_split_indices_sizes_and_seed():
     (10, (1.5, -0.5), "must all be positive"),
     (10, (0.5, 0.5, 0.0), "must all be positive"),
     (10, (), "must all be positive"),
-    (0, (1.0,), "n must be positive"),
-    (-5, (0.5, 0.5), "n must be positive"),
+    (10, (float("nan"),), "must all be positive numbers .*not NaN"),        # NaN slipped through f <= 0
+    (10, (0.5, float("nan"), 0.5), "not NaN"),
+    (10, (float("inf"), -float("inf")), "must all be positive"),
+    (10, ("0.5", "0.5"), "must all be positive numbers"),
+    (0, (1.0,), "n must be an int >= 1, got 0"),
+    (-5, (0.5, 0.5), "n must be an int >= 1, got -5"),
     (5, (0.9, 0.05, 0.05), r"leaves an empty part \[4, 0, 1\]"),
     (3, (0.2, 0.8), "leaves an empty part"),
 ])
@@ -225,10 +236,41 @@ def test_tiny_shakespeare_train_fraction(shared_data):
     assert len(c.train) == 557_697 and len(c.train) + len(c.val) == 1_115_394
 
 
-@pytest.mark.parametrize("fraction", [0, 1, 1.5, -0.1])
+@pytest.mark.parametrize("fraction", [0, 1, 1.5, -0.1, float("nan")])
 def test_tiny_shakespeare_bad_train_fraction(fraction):
-    with pytest.raises(ValueError, match="train_fraction must be between 0 and 1"):
+    with pytest.raises(ValueError, match=r"train_fraction must lie in \(0, 1\)"):
         utils.load_tiny_shakespeare(train_fraction=fraction)
+
+
+@pytest.fixture
+def tiny_text(tmp_path, monkeypatch):
+    """load_tiny_shakespeare reads a 10-character text instead of the real file."""
+    path = tmp_path / "input.txt"
+    path.write_text("First Citi", encoding="utf-8")
+    monkeypatch.setattr(utils.data, "fetch", lambda spec: path)
+    return path
+
+
+def test_tiny_shakespeare_fraction_that_leaves_an_empty_split(tiny_text):
+    # 0.05 of 10 characters used to give an empty training split without a word
+    with pytest.raises(ValueError, match=r"train_fraction=0.05 leaves an empty split.*\(0 train, 10 validation\)"):
+        utils.load_tiny_shakespeare(train_fraction=0.05)
+    corpus = utils.load_tiny_shakespeare(train_fraction=0.95)
+    assert (len(corpus.train), len(corpus.val)) == (9, 1) and corpus.decode(corpus.val) == "i"
+
+
+@pytest.mark.parametrize("ids", [[-1], [0, 65], torch.tensor([3, -2])])
+def test_char_corpus_decode_rejects_ids_outside_the_vocabulary(shakespeare, ids):
+    # -1 used to decode to the last character (Python's negative indexing)
+    with pytest.raises(ValueError, match=r"outside the vocabulary: ids must lie in \[0, 65\)"):
+        shakespeare.decode(ids)
+
+
+def test_char_corpus_decode_on_a_small_corpus():
+    corpus = utils.CharCorpus("abca", ("a", "b", "c"), torch.tensor([0, 1, 2]), torch.tensor([0]))
+    assert corpus.decode([2, 1, 0]) == "cba" and corpus.decode(torch.tensor([], dtype=torch.long)) == ""
+    with pytest.raises(ValueError, match="ids \\[3\\] are outside"):
+        corpus.decode([0, 3])
 
 
 # --------------------------------------------------------------------------- MiniLM
@@ -261,3 +303,20 @@ def test_split_head():
     assert len(s.head(100)) == 5
     words = utils.Split(["a", "b", "c"], torch.tensor([0, 1, 0])).head(2)
     assert words.x == ["a", "b"] and words.y.tolist() == [0, 1]
+
+
+# --------------------------------------------------------------------------- make_loader
+def test_make_loader_batches_and_seeded_shuffling():
+    x, y = torch.arange(20).float()[:, None], torch.arange(20)
+    plain = [t.tolist() for _, t in utils.make_loader(x, y, batch_size=8)]
+    assert plain == [list(range(8)), list(range(8, 16)), list(range(16, 20))]
+    order = lambda seed: [t.tolist() for _, t in utils.make_loader(x, y, 8, shuffle=True, seed=seed)]  # noqa: E731
+    assert order(0) == order(0) != order(1) and sorted(sum(order(0), [])) == list(range(20))
+    with pytest.raises(ValueError, match="inputs and labels differ in length: 20 vs 19"):
+        utils.make_loader(x, y[:19])
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1, got 0"):
+        utils.make_loader(x, y, batch_size=0)
+
+
+def test_eval_batch_size_is_a_named_constant():
+    assert utils.EVAL_BATCH_SIZE == 512

@@ -1,4 +1,5 @@
-"""utils.lm: windows (shapes, the shift by one, seeding), the loss, sampling, the recipe and CharLSTM."""
+"""utils.lm: windows (shapes, the shift by one, seeding), the loss, sampling and CharLSTM.
+(LMRecipe and train_lm: test_recipes.py.)"""
 from __future__ import annotations
 
 import math
@@ -203,31 +204,6 @@ def test_sample_rejects_bad_arguments(kwargs, match):
         lm.sample(Bigram(), **kwargs)
 
 
-# --------------------------------------------------------------------------- recipe
-def test_recipe_schedule_warms_up_then_decays_to_the_floor():
-    r = lm.LMRecipe(steps=100, warmup=10, min_lr_ratio=0.1)
-    factors = [r.lr_factor(s) for s in range(100)]
-    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
-    assert all(a >= b for a, b in zip(factors[9:], factors[10:])), "non-increasing after warm-up"
-    assert r.lr_factor(100) == pytest.approx(0.1)
-    assert r.tokens == 100 * 32 * 128
-    model = nn.Linear(2, 2)
-    opt = r.optimizer(model)
-    sched = r.scheduler(opt)
-    assert opt.param_groups[0]["lr"] == pytest.approx(r.lr * factors[0])
-    for _ in range(10):
-        opt.step()
-        sched.step()
-    assert opt.param_groups[0]["lr"] == pytest.approx(r.lr * factors[10])
-
-
-def test_recipe_rejects_bad_values():
-    with pytest.raises(AssertionError, match="warmup"):
-        lm.LMRecipe(steps=10, warmup=10)
-    with pytest.raises(AssertionError, match="min_lr_ratio"):
-        lm.LMRecipe(min_lr_ratio=1.5)
-
-
 # --------------------------------------------------------------------------- CharLSTM
 @pytest.mark.parametrize("config", [
     lm.CharLSTMConfig(),
@@ -254,9 +230,32 @@ def test_char_lstm_state_carries_across_pieces():
 
 
 def test_char_lstm_rejects_bad_input_and_config():
-    with pytest.raises(AssertionError, match="expected ids"):
+    with pytest.raises(AssertionError, match="expected ids"):     # a shape invariant inside forward
         lm.CharLSTM(lm.CharLSTMConfig(vocab_size=5, hidden_size=4))(torch.zeros(2, 3, 5))
-    with pytest.raises(AssertionError, match="dropout"):
+    with pytest.raises(ValueError, match=r"dropout must lie in \[0, 1\), got 1.0"):
         lm.CharLSTMConfig(dropout=1.0)
-    with pytest.raises(AssertionError, match="sizes"):
+    with pytest.raises(ValueError, match="vocab_size must be an int >= 2, got 1"):
         lm.CharLSTMConfig(vocab_size=1)
+    with pytest.raises(ValueError, match="num_layers must be an int >= 1, got 0"):
+        lm.CharLSTMConfig(num_layers=0)
+    with pytest.raises(TypeError, match="hidden_size must be an int"):
+        lm.CharLSTMConfig(hidden_size=64.0)
+
+
+class Exploding(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize("call", [lambda m: lm.estimate_loss(m, torch.zeros(2, 3, dtype=torch.long),
+                                                             torch.zeros(2, 3, dtype=torch.long)),
+                                  lambda m: lm.sample(m, torch.tensor([0]), 2)])
+def test_evaluation_restores_training_mode_even_when_the_model_raises(call):
+    model = Exploding().train()
+    with pytest.raises(RuntimeError, match="boom"):
+        call(model)
+    assert model.training

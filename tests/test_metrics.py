@@ -36,7 +36,7 @@ def test_accuracy_shape_mismatch(pred, target):
 
 @pytest.mark.parametrize("fn", [lambda p, t: utils.accuracy(p, t), lambda p, t: utils.confusion_matrix(p, t, 3)])
 def test_three_dimensional_predictions(fn):
-    with pytest.raises(ValueError, match=r"class ids \(N,\) or scores \(N, C\), got shape \(2, 3, 4\)"):
+    with pytest.raises(ValueError, match=r"class ids \(N,\) or scores \(N, M\), got shape \(2, 3, 4\)"):
         fn(torch.zeros(2, 3, 4), torch.zeros(2, dtype=torch.long))
 
 
@@ -91,3 +91,9 @@ def test_confusion_matrix_out_of_range_ids(pred, target):
 def test_confusion_matrix_shape_mismatch(pred, target):
     with pytest.raises(ValueError, match="must be equal 1-D shapes"):
         utils.confusion_matrix(pred, target, 3)
+
+
+@pytest.mark.parametrize("num_classes, error", [(0, ValueError), (-3, ValueError), (2.0, TypeError)])
+def test_confusion_matrix_needs_a_positive_int_class_count(num_classes, error):
+    with pytest.raises(error, match="num_classes must be an int >= 1"):
+        utils.confusion_matrix(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), num_classes)

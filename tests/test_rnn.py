@@ -111,7 +111,7 @@ def test_parameter_count_formula():
 
 def test_wrong_shapes_give_clear_errors():
     lstm = rnn.LSTM(3, 4, num_layers=2)
-    with pytest.raises(ValueError, match=r"\(N, T, D\)"):
+    with pytest.raises(ValueError, match=r"\(N, T, D_in\)"):
         lstm(torch.randn(5, 3))
     with pytest.raises(ValueError, match="input_size=3"):
         lstm(torch.randn(2, 5, 4))
@@ -121,7 +121,7 @@ def test_wrong_shapes_give_clear_errors():
         lstm(torch.randn(2, 5, 3), (torch.zeros(1, 2, 4), torch.zeros(2, 2, 4)))
     with pytest.raises(ValueError, match=r"c_0 must have shape"):
         lstm(torch.randn(2, 5, 3), (torch.zeros(2, 2, 4), torch.zeros(2, 3, 4)))
-    with pytest.raises(ValueError, match=r"\(T, N, D\)"):
+    with pytest.raises(ValueError, match=r"\(T, N, D_in\)"):
         rnn.GRU(3, 4, batch_first=False)(torch.randn(5, 3))
     with pytest.raises(ValueError, match=r"h_0 must have shape"):
         rnn.GRU(3, 4)(torch.randn(2, 5, 3), torch.zeros(1, 3, 4))
@@ -172,3 +172,70 @@ def test_adding_problem_shapes_and_target():
 def test_adding_problem_rejects_bad_sizes(bad):
     with pytest.raises(ValueError):
         rnn.adding_problem(*bad)
+
+
+# --------------------------------------------------------------------------- lstm_parameters, forget-gate bias
+@pytest.mark.parametrize("d_in, d, biases", [(10, 128, 2), (128, 128, 2), (3, 5, 1), (4, 6, 0)])
+def test_lstm_parameters_matches_torch_and_keras(d_in, d, biases):
+    expected = 4 * d * (d_in + d) + biases * 4 * d
+    assert rnn.lstm_parameters(d_in, d, biases) == expected
+    if biases == 2:
+        assert rnn.lstm_parameters(d_in, d) == sum(p.numel() for p in nn.LSTM(d_in, d).parameters())
+    if biases == 0:
+        assert expected == sum(p.numel() for p in nn.LSTM(d_in, d, bias=False).parameters())
+
+
+def test_lstm_parameters_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="hidden_size"):
+        rnn.lstm_parameters(3, 0)
+    with pytest.raises(ValueError, match="biases must be 0, 1 or 2"):
+        rnn.lstm_parameters(3, 4, biases=3)
+
+
+def forget_blocks(module, d):
+    """(bias_ih, bias_hh) forget-gate blocks of every layer/direction/cell of an LSTM."""
+    params = dict(module.named_parameters())
+    return [(params[n][d:2 * d], params[n.replace("bias_ih", "bias_hh")][d:2 * d])
+            for n in params if "bias_ih" in n]
+
+
+@pytest.mark.parametrize("make", [lambda: nn.LSTM(3, 4, num_layers=2, bidirectional=True),
+                                  lambda: nn.LSTMCell(3, 4), lambda: rnn.LSTMCell(3, 4),
+                                  lambda: rnn.LSTM(3, 4, num_layers=2)])
+def test_set_forget_gate_bias_sets_the_effective_bias_everywhere(make):
+    torch.manual_seed(0)
+    module = make()
+    before = {n: p.detach().clone() for n, p in module.named_parameters()}
+    assert rnn.set_forget_gate_bias_(module, 2.5) is module
+    blocks = forget_blocks(module, 4)
+    assert len(blocks) in (1, 2, 4)
+    for ih, hh in blocks:
+        assert ih.eq(2.5).all() and hh.eq(0).all()              # b_ih + b_hh = 2.5 exactly
+    for name, p in module.named_parameters():                   # only the forget blocks changed
+        keep = torch.ones_like(p, dtype=torch.bool)
+        if "bias" in name:
+            keep[4:8] = False
+        assert torch.equal(p[keep], before[name][keep]), name
+        assert p.requires_grad
+
+
+def test_set_forget_gate_bias_makes_the_forget_gate_sigmoid_of_the_value():
+    cell = rnn.LSTMCell(2, 3)
+    with torch.no_grad():
+        cell.weight_ih.zero_(), cell.weight_hh.zero_()
+    rnn.set_forget_gate_bias_(cell, 5.0)
+    c0 = torch.ones(1, 3)
+    _, c1 = cell(torch.zeros(1, 2), (torch.zeros(1, 3), c0))
+    # c1 = f * c0 + i * g; with zero weights, g = tanh(b_g) and i = sigmoid(b_i) from the untouched biases
+    i = torch.sigmoid(cell.bias_ih[:3] + cell.bias_hh[:3])
+    g = torch.tanh(cell.bias_ih[6:9] + cell.bias_hh[6:9])
+    torch.testing.assert_close(c1[0], torch.sigmoid(torch.tensor(5.0)) * 1.0 + i * g)
+
+
+def test_set_forget_gate_bias_rejects_what_it_cannot_set():
+    with pytest.raises(TypeError, match="needs an LSTM or LSTM cell, got GRU"):
+        rnn.set_forget_gate_bias_(nn.GRU(2, 3), 1.0)
+    with pytest.raises(ValueError, match="has no biases"):
+        rnn.set_forget_gate_bias_(nn.LSTM(2, 3, bias=False), 1.0)
+    with pytest.raises(ValueError, match="value must be a finite number, got nan"):
+        rnn.set_forget_gate_bias_(nn.LSTM(2, 3), float("nan"))

@@ -2,12 +2,15 @@
 parameter counts, and that padding never changes a prediction)."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
+from utils import count_parameters
+from utils.rnn import lstm_parameters
 from utils.text import (PAD_ID, UNK_ID, SentenceClassifier, SentenceClassifierConfig, Vocabulary, WordPiece,
-                        count_parameters, encode_batch, load_word_embeddings, lstm_parameters, make_text_loader,
-                        pad_ids)
+                        encode_batch, load_word_embeddings, make_text_loader, pad_ids)
 
 SENTENCES = ["a good film", "a bad film", "a very good , very funny film", "bad"]
 
@@ -20,6 +23,14 @@ def test_vocabulary_orders_by_frequency_and_reserves_pad_and_unk():
     assert vocab.encode("a good movie") == [2, 5, UNK_ID]
     assert vocab.decode([2, 5, UNK_ID, PAD_ID, PAD_ID]) == "a good <unk>"
     assert len(Vocabulary.build(SENTENCES, max_size=100)) == 2 + 7    # all 7 distinct words fit
+
+
+def test_vocabulary_counts_exist_from_the_start():
+    # counts used to be set only by build(), so a vocabulary made from a list had none
+    assert Vocabulary(["<pad>", "<unk>", "a"]).counts == {}
+    vocab = Vocabulary.build(SENTENCES, max_size=4)
+    assert vocab.counts["film"] == 3 and vocab.counts["funny"] == 1      # also words left out of the ids
+    assert "funny" not in vocab.stoi
 
 
 def test_vocabulary_errors_are_clear():
@@ -105,11 +116,50 @@ def test_keras_init_and_frozen_pretrained_embedding():
     assert count_parameters(frozen) == count_parameters(frozen, trainable_only=False) - 30 * 6
 
 
+def keras_init_before_the_merge(model: SentenceClassifier) -> None:
+    """text.keras_init_ as it was before it became utils.keras_init_: the new one must draw the same numbers."""
+    nn = torch.nn
+    nn.init.uniform_(model.embedding.weight, -0.05, 0.05)
+    h = model.config.hidden_size
+    for name, p in model.lstm.named_parameters():
+        if name.startswith("weight_ih"):
+            nn.init.xavier_uniform_(p)
+        elif name.startswith("weight_hh"):
+            for gate in p.data.split(h):
+                nn.init.orthogonal_(gate)
+        else:
+            nn.init.zeros_(p)
+            if name.startswith("bias_ih"):
+                nn.init.ones_(p.data[h: 2 * h])
+    nn.init.xavier_uniform_(model.classifier.weight)
+    nn.init.zeros_(model.classifier.bias)
+    with torch.no_grad():
+        model.embedding.weight[model.embedding.padding_idx].zero_()
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_keras_init_draws_the_same_numbers_as_before(bidirectional):
+    config = SentenceClassifierConfig(vocab_size=50, embed_dim=6, hidden_size=5, bidirectional=bidirectional)
+    torch.manual_seed(0)
+    new = SentenceClassifier(config)
+    torch.manual_seed(0)                     # the old constructor: PyTorch's init, then Keras' on top
+    old = SentenceClassifier(dataclasses.replace(config, init="pytorch"))
+    keras_init_before_the_merge(old)
+    for (name, a), b in zip(new.state_dict().items(), old.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
 def test_classifier_rejects_bad_input_and_config():
-    with pytest.raises(AssertionError, match="pooling"):
+    with pytest.raises(ValueError, match="pooling must be one of 'last', 'max'; got 'mean'"):
         SentenceClassifierConfig(pooling="mean")
-    with pytest.raises(AssertionError, match="dropout"):
+    with pytest.raises(ValueError, match=r"dropout must lie in \[0, 1\), got 1.0"):
         SentenceClassifierConfig(dropout=1.0)
+    with pytest.raises(ValueError, match="num_classes must be an int >= 2, got 1"):
+        SentenceClassifierConfig(num_classes=1)
+    with pytest.raises(ValueError, match="padding_idx must be an id below vocab_size=10, got 10"):
+        SentenceClassifierConfig(vocab_size=10, padding_idx=10)
+    with pytest.raises(ValueError, match="init must be one of 'keras', 'pytorch'"):
+        SentenceClassifierConfig(init="glorot")
     with pytest.raises(ValueError, match="embedding_weight has shape"):
         SentenceClassifier(SentenceClassifierConfig(vocab_size=30, embed_dim=6), embedding_weight=torch.zeros(30, 5))
     model = SentenceClassifier(SentenceClassifierConfig(vocab_size=30, embed_dim=6, hidden_size=4))
@@ -124,6 +174,21 @@ def test_text_loader_trims_each_batch_to_its_longest_sentence():
     loader = make_text_loader(ids, lengths, torch.tensor([0, 1, 0, 1]), batch_size=2)
     shapes = [(tuple(x.shape), l.tolist(), y.tolist()) for (x, l), y in loader]
     assert shapes == [((2, 9), [3, 9], [0, 1]), ((2, 4), [2, 4], [0, 1])]
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1, got 0"):
+        make_text_loader(ids, lengths, torch.tensor([0, 1, 0, 1]), batch_size=0)
+
+
+def test_text_loader_shuffles_by_its_seed_only():
+    ids, lengths = pad_ids([[i + 2] for i in range(20)], max_len=5)
+    y = torch.arange(20)
+    def order(seed):
+        return [t.tolist() for _, t in make_text_loader(ids, lengths, y, 5, shuffle=True, seed=seed)]
+
+    torch.manual_seed(1)
+    first = order(0)
+    torch.manual_seed(2)                     # the global seed does not matter
+    assert order(0) == first and order(1) != first
+    assert sorted(sum(first, [])) == list(range(20))
 
 
 # --------------------------------------------------------------------------- MiniLM WordPiece

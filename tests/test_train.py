@@ -141,14 +141,31 @@ def test_fit_steps_with_a_generator(problem):
 @pytest.mark.parametrize("kwargs, message", [
     ({"epochs": 1, "steps": 1}, "exactly one of epochs= or steps="),
     ({}, "exactly one of epochs= or steps="),
-    ({"epochs": 0}, "epochs must be at least 1"),
-    ({"steps": 0}, "steps must be at least 1"),
+    ({"epochs": 0}, "epochs must be an int >= 1, got 0"),
+    ({"steps": 0}, "steps must be an int >= 1, got 0"),
+    ({"steps": 5, "eval_every": 0}, "eval_every must be an int >= 1, got 0"),
+    ({"steps": 5, "eval_every": -2}, "eval_every must be an int >= 1, got -2"),
+    ({"steps": 5, "clip_grad_norm": -1.0}, "clip_grad_norm must be > 0, got -1.0"),
+    ({"steps": 5, "clip_grad_norm": 0.0}, "clip_grad_norm must be > 0, got 0.0"),
+    ({"steps": 5, "clip_grad_norm": float("nan")}, "clip_grad_norm must be > 0, got nan"),
+    ({"steps": 5, "clip_grad_norm": float("inf")}, "clip_grad_norm must be > 0, got inf"),
 ])
-def test_fit_rejects_bad_lengths(problem, kwargs, message):
+def test_fit_rejects_bad_arguments_before_training(problem, kwargs, message):
+    # eval_every=0 used to mean the default; a negative clip_grad_norm flipped the gradient
     train, *_ = problem
     model = nn.Linear(2, 2)
+    before = [p.detach().clone() for p in model.parameters()]
     with pytest.raises(ValueError, match=message):
         utils.fit(model, train, nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), lr=0.1), **kwargs)
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before)), "no step was taken"
+
+
+def test_fit_rejects_non_integer_lengths(problem):
+    train, *_ = problem
+    model = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match="eval_every must be an int"):
+        utils.fit(model, train, nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), lr=0.1),
+                  steps=4, eval_every=1.5)
 
 
 @pytest.mark.parametrize("kwargs", [{"epochs": 1}, {"steps": 3}])
@@ -230,17 +247,51 @@ def test_early_stopping_without_a_stop_still_restores(problem):
     assert torch.equal(model.weight, snapshots[1])
 
 
-def test_a_callback_returning_true_stops(problem):
+class StopAt(utils.Callback):
+    """Stops at a given step; records what fit told it."""
+
+    def __init__(self, step: int | None):
+        self.step, self.seen, self.ended = step, [], 0
+
+    def on_evaluation(self, model, record):
+        self.seen.append(record["step"])
+        return record["step"] == self.step
+
+    def on_train_end(self, model):
+        self.ended += 1
+        assert not model.training, "on_train_end sees the model in eval mode"
+
+
+def test_a_callback_ends_training_through_on_evaluation(problem):
+    train, *_ = problem
+    model = nn.Linear(2, 2)
+    stopper, watcher = StopAt(4), StopAt(None)
+    history = utils.fit(model, train, nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), lr=0.1),
+                        steps=10, eval_every=1, callbacks=[stopper, watcher], log=False)
+    assert history["step"] == [1, 2, 3, 4] and history.stopped_early
+    assert stopper.seen == watcher.seen == [1, 2, 3, 4], "every callback hears every evaluation"
+    assert stopper.ended == watcher.ended == 1
+
+
+def test_the_base_callback_does_nothing(problem):
     train, *_ = problem
     model = nn.Linear(2, 2)
     history = utils.fit(model, train, nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), lr=0.1),
-                        steps=10, eval_every=1, callbacks=[lambda m, r: r["step"] == 4], log=False)
-    assert history["step"] == [1, 2, 3, 4] and history.stopped_early
+                        steps=3, eval_every=1, callbacks=[utils.Callback()], log=False)
+    assert len(history.records) == 3 and not history.stopped_early
 
 
-@pytest.mark.parametrize("kwargs, message", [({"mode": "avg"}, "mode must be 'min' or 'max'"),
-                                             ({"patience": 0}, "patience must be at least 1"),
-                                             ({"patience": -2}, "patience must be at least 1")])
+def test_a_plain_function_is_not_a_callback(problem):
+    train, *_ = problem
+    model = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match="callbacks must be utils.Callback objects"):
+        utils.fit(model, train, nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), lr=0.1),
+                  steps=3, callbacks=[lambda m, r: True], log=False)
+
+
+@pytest.mark.parametrize("kwargs, message", [({"mode": "avg"}, "mode must be one of 'min', 'max'; got 'avg'"),
+                                             ({"patience": 0}, "patience must be an int >= 1, got 0"),
+                                             ({"patience": -2}, "patience must be an int >= 1, got -2")])
 def test_early_stopping_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         utils.EarlyStopping(**kwargs)
@@ -362,3 +413,23 @@ def test_evaluate_classifier(training):
     assert result["val_acc"] == pytest.approx(0.75)
     assert result["val_loss"] == pytest.approx(nn.functional.cross_entropy(logits, y).item())
     assert set(utils.evaluate_classifier(model, batches, prefix="test")) == {"test_loss", "test_acc"}
+
+
+def test_fit_trains_in_train_mode_and_evaluates_in_eval_mode_without_gradients():
+    model = ModeSpy()
+    logits, y = labelled_logits()
+    utils.fit(model, [(logits, y)], nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), lr=0.0),
+              steps=2, eval_every=1, evaluate=lambda m: {"out": float(m(logits).sum())}, log=False)
+    # step 1 (train, grad), evaluation (eval, no grad), step 2, evaluation
+    assert model.modes == [(True, True), (False, False), (True, True), (False, False)]
+
+
+def test_predict_restores_the_mode_when_the_model_raises():
+    class Broken(ModeSpy):
+        def forward(self, x):
+            raise RuntimeError("boom")
+
+    model = Broken().train()
+    with pytest.raises(RuntimeError, match="boom"):
+        utils.predict(model, [labelled_logits()])
+    assert model.training

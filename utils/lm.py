@@ -7,20 +7,21 @@
   model compared on the same split) sees the same text; :func:`estimate_loss` averages the loss on it.
 * :func:`lm_loss`: mean cross-entropy in nats per predicted id, of logits (N, T, V) against targets (N, T).
 * :func:`temperature_probs`, :func:`sample_next`, :func:`sample`: temperature sampling.
-* :class:`LMRecipe`: one training budget and optimiser recipe (steps, batch, window length, learning-rate
-  schedule, clipping, evaluation windows), so that models compared on it get the same budget.
 * :class:`CharLSTM` with :class:`CharLSTMConfig`: Embedding → multi-layer LSTM → Linear over the vocabulary.
 
+How a language model is trained (budget, optimiser, schedule) is :class:`utils.recipes.LMRecipe`.
 Shapes follow the notation appendix: N sequences (batch), T positions, V vocabulary entries.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .nnutils import check_int, check_number, eval_mode
+from .rnn import lstm_parameters
 
 
 # --------------------------------------------------------------------------- windows
@@ -99,16 +100,12 @@ def estimate_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size
     """Mean :func:`lm_loss` of ``model`` ((N, T) ids → (N, T, V) logits) over the windows x, y (N, T),
     in eval mode, in chunks of ``batch_size`` windows (every window has the same length, so the mean of
     the chunk means weighted by chunk size is the mean over all positions)."""
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     total = 0.0
-    try:
+    with eval_mode(model):
         for i in range(0, len(x), batch_size):
             xb, yb = x[i:i + batch_size].to(device), y[i:i + batch_size].to(device)
             total += lm_loss(model(xb), yb).item() * len(xb)
-    finally:
-        model.train(was_training)
     return total / len(x)
 
 
@@ -158,12 +155,10 @@ def sample(model: nn.Module, prompt_ids: torch.Tensor, n: int, temperature: floa
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     if context is not None and context < 1:
         raise ValueError(f"context must be at least 1, got {context}")
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     ids = prompt_ids.detach().long().cpu().tolist()
     stateful = hasattr(model, "forward_with_state")
-    try:
+    with eval_mode(model):
         state = None
         feed = torch.tensor(ids, device=device)[None]                               # (1, T0)
         for _ in range(n):
@@ -175,58 +170,7 @@ def sample(model: nn.Module, prompt_ids: torch.Tensor, n: int, temperature: floa
             nxt = sample_next(logits[:, -1], temperature, generator).item()
             ids.append(nxt)
             feed = torch.tensor([[nxt]], device=device)                             # (1, 1)
-    finally:
-        model.train(was_training)
     return torch.tensor(ids, dtype=torch.long)
-
-
-# --------------------------------------------------------------------------- training budget
-@dataclass
-class LMRecipe:
-    """A training budget and recipe for a language model on a text of ids.
-
-    ``steps`` optimizer steps on batches of ``batch_size`` random windows of ``seq_len`` ids; AdamW at
-    ``lr`` with linear warm-up over ``warmup`` steps and cosine decay to ``min_lr_ratio`` · lr; gradient
-    norm clipped at ``clip_grad_norm``; every ``eval_every`` steps the loss on ``eval_windows`` fixed
-    validation windows of length ``seq_len`` (:func:`evaluation_windows` with ``eval_seed``).
-    """
-
-    steps: int = 1000
-    batch_size: int = 32
-    seq_len: int = 128
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    warmup: int = 50
-    min_lr_ratio: float = 0.1
-    clip_grad_norm: float | None = 1.0
-    eval_every: int = 100
-    eval_windows: int = 128
-    eval_seed: int = 0
-
-    def __post_init__(self) -> None:
-        assert self.steps >= 1 and self.batch_size >= 1 and self.seq_len >= 1, f"sizes must be positive: {self}"
-        assert self.lr > 0 and self.weight_decay >= 0, f"lr must be positive, weight_decay non-negative: {self}"
-        assert 0 <= self.warmup < self.steps or self.steps == 1, f"warmup must be shorter than steps: {self}"
-        assert 0 <= self.min_lr_ratio <= 1, f"min_lr_ratio must lie in [0, 1], got {self.min_lr_ratio}"
-        assert self.eval_every >= 1 and self.eval_windows >= 1, f"eval_every and eval_windows must be positive: {self}"
-
-    @property
-    def tokens(self) -> int:
-        """Ids predicted in training: steps · batch_size · seq_len."""
-        return self.steps * self.batch_size * self.seq_len
-
-    def lr_factor(self, step: int) -> float:
-        """Multiplier of ``lr`` after ``step`` optimizer steps (0-based): linear warm-up, then cosine."""
-        if step < self.warmup:
-            return (step + 1) / self.warmup
-        progress = (step - self.warmup) / max(1, self.steps - self.warmup)
-        return self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-
-    def optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-
-    def scheduler(self, optimizer: torch.optim.Optimizer):
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, self.lr_factor)
 
 
 # --------------------------------------------------------------------------- the character LSTM
@@ -242,18 +186,19 @@ class CharLSTMConfig:
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        assert self.vocab_size >= 2 and self.embed_dim >= 1 and self.hidden_size >= 1 and self.num_layers >= 1, \
-            f"sizes must be positive (and at least 2 symbols): {self}"
-        assert 0 <= self.dropout < 1, f"dropout must lie in [0, 1), got {self.dropout}"
+        check_int("vocab_size", self.vocab_size, minimum=2)
+        for name in ("embed_dim", "hidden_size", "num_layers"):
+            check_int(name, getattr(self, name))
+        check_number("dropout", self.dropout, low=0, high=1, high_open=True)
 
     @property
     def num_parameters(self) -> int:
-        """By formula: V·E for the embedding; per LSTM layer 4H(D_in + H) weights and two bias
-        vectors of 4H (PyTorch's b_ih and b_hh), with D_in = E for the first layer and H after;
-        H·V + V for the output layer."""
-        v, e, h = self.vocab_size, self.embed_dim, self.hidden_size
-        lstm = sum(4 * h * ((e if layer == 0 else h) + h) + 8 * h for layer in range(self.num_layers))
-        return v * e + lstm + h * v + v
+        """By formula: V·E for the embedding; per LSTM layer 4D(D_in + D) weights and two bias
+        vectors of 4D (PyTorch's b_ih and b_hh), with D_in = E for the first layer and D after;
+        D·V + V for the output layer."""
+        v, e, d = self.vocab_size, self.embed_dim, self.hidden_size
+        lstm = sum(lstm_parameters(e if layer == 0 else d, d) for layer in range(self.num_layers))
+        return v * e + lstm + d * v + v
 
 
 class CharLSTM(nn.Module):
@@ -269,11 +214,11 @@ class CharLSTM(nn.Module):
         self.head = nn.Linear(config.hidden_size, config.vocab_size)
 
     def forward_with_state(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None):
-        """Logits (N, T, V) and the final state (h, c), each (num_layers, N, H); ``state=None`` starts
+        """Logits (N, T, V) and the final state (h, c), each (n_layers, N, D); ``state=None`` starts
         from zeros. Feeding a sequence in pieces while carrying the state gives the same logits as
         feeding it whole."""
         assert x.ndim == 2 and x.dtype == torch.long, f"expected ids (N, T) int64, got {tuple(x.shape)} {x.dtype}"
-        hidden, state = self.lstm(self.embedding(x), state)     # (N, T, E) → (N, T, H)
+        hidden, state = self.lstm(self.embedding(x), state)     # (N, T, E) → (N, T, D)
         return self.head(self.dropout(hidden)), state           # (N, T, V)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

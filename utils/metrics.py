@@ -1,20 +1,22 @@
-"""Classification metrics written from their definitions."""
+"""Classification metrics written from their definitions (M classes, as in the notation appendix)."""
 from __future__ import annotations
 
 import torch
 
+from .nnutils import check_int
+
 
 def _labels(pred: torch.Tensor) -> torch.Tensor:
-    """Accept class ids (N,) or scores/logits (N, C)."""
+    """Accept class ids (N,) or scores/logits (N, M)."""
     if pred.ndim == 2:
         return pred.argmax(1)
     if pred.ndim == 1:
         return pred
-    raise ValueError(f"predictions must be class ids (N,) or scores (N, C), got shape {tuple(pred.shape)}")
+    raise ValueError(f"predictions must be class ids (N,) or scores (N, M), got shape {tuple(pred.shape)}")
 
 
 def accuracy(pred: torch.Tensor, target: torch.Tensor) -> float:
-    """Fraction of correct predictions; ``pred`` is (N,) class ids or (N, C) scores."""
+    """Fraction of correct predictions; ``pred`` is (N,) class ids or (N, M) scores."""
     pred = _labels(pred)
     if pred.shape != target.shape:
         raise ValueError(f"predictions {tuple(pred.shape)} and targets {tuple(target.shape)} differ in shape")
@@ -22,7 +24,8 @@ def accuracy(pred: torch.Tensor, target: torch.Tensor) -> float:
 
 
 def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Counts (C, C): row = true class, column = predicted class."""
+    """Counts (M, M) for M = ``num_classes``: row = true class, column = predicted class."""
+    check_int("num_classes", num_classes)
     pred = _labels(pred)
     if pred.shape != target.shape or target.ndim != 1:
         raise ValueError(f"predictions {tuple(pred.shape)} and targets {tuple(target.shape)} must be equal 1-D shapes")

@@ -5,14 +5,17 @@ Chapter 3 (RNN) derives these from the article's recurrence and checks them agai
 
 * ``RNNCell``, ``LSTMCell``, ``GRUCell``: one time step, with ``torch.nn``'s parameter names
   (``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``), gate order (LSTM: i, f, g, o; GRU: r, z, n)
-  and initialisation (every parameter ~ U(-1/sqrt(H), 1/sqrt(H))).
+  and initialisation (every parameter ~ U(-1/sqrt(D), 1/sqrt(D))).
 * ``RNN``, ``LSTM``, ``GRU``: multi-layer layers that unroll their cells over time, batch-first by
   default, with ``from_torch(module)`` to copy the weights of the matching ``torch.nn`` layer.
 * ``adding_problem``: the data of Hochreiter & Schmidhuber's adding problem.
+* ``lstm_parameters``: the parameter count of one LSTM layer by formula; ``set_forget_gate_bias_``:
+  the forget gate's bias of any LSTM (``torch.nn``'s or these), e.g. Keras' ``unit_forget_bias``.
 
-Shapes follow the notation appendix: N batch, T time steps, D input features, H hidden units,
-L layers. Inputs are (N, T, D) with ``batch_first=True`` (the default here, unlike ``torch.nn``)
-and (T, N, D) otherwise; final states are (L, N, H), as in ``torch.nn``.
+Shapes follow the notation appendix: N batch, T time steps, D_in input features, D hidden units
+(``hidden_size``), n_layers layers. Inputs are (N, T, D_in) with ``batch_first=True`` (the default
+here, unlike ``torch.nn``) and (T, N, D_in) otherwise; final states are (n_layers, N, D), as in
+``torch.nn``.
 """
 from __future__ import annotations
 
@@ -21,7 +24,8 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["RNNCell", "LSTMCell", "GRUCell", "Recurrent", "RNN", "LSTM", "GRU", "adding_problem"]
+__all__ = ["RNNCell", "LSTMCell", "GRUCell", "Recurrent", "RNN", "LSTM", "GRU", "adding_problem",
+           "lstm_parameters", "set_forget_gate_bias_"]
 
 
 def _positive_int(value, name: str) -> int:
@@ -31,9 +35,9 @@ def _positive_int(value, name: str) -> int:
 
 
 class _Cell(nn.Module):
-    """Shared parameters of the three cells: G stacked gate blocks of H rows each.
+    """Shared parameters of the three cells: G stacked gate blocks of D rows each.
 
-    weight_ih: (G*H, D), weight_hh: (G*H, H), bias_ih and bias_hh: (G*H,) (or None with bias=False).
+    weight_ih: (G*D, D_in), weight_hh: (G*D, D), bias_ih and bias_hh: (G*D,) (or None with bias=False).
     """
 
     gates = 1
@@ -56,27 +60,27 @@ class _Cell(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """torch.nn's initialisation: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))."""
+        """torch.nn's initialisation: every weight and bias ~ U(-1/sqrt(D), 1/sqrt(D))."""
         bound = 1.0 / math.sqrt(self.hidden_size)
         for p in self.parameters():
             nn.init.uniform_(p, -bound, bound)
 
     def _affine(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(W_ih x + b_ih, W_hh h + b_hh), each (N, G*H), after checking the shapes."""
+        """(W_ih x + b_ih, W_hh h + b_hh), each (N, G*D), after checking the shapes."""
         if x.ndim != 2 or x.shape[1] != self.input_size:
             raise ValueError(f"{type(self).__name__} expects input of shape (N, {self.input_size}), "
                              f"got {tuple(x.shape)}")
         if h.shape != (x.shape[0], self.hidden_size):
             raise ValueError(f"{type(self).__name__} expects a hidden state of shape "
                              f"({x.shape[0]}, {self.hidden_size}), got {tuple(h.shape)}")
-        gi = x @ self.weight_ih.T                      # (N, G*H)
-        gh = h @ self.weight_hh.T                      # (N, G*H)
+        gi = x @ self.weight_ih.T                      # (N, G*D)
+        gh = h @ self.weight_hh.T                      # (N, G*D)
         if self.bias_ih is not None:
             gi, gh = gi + self.bias_ih, gh + self.bias_hh
         return gi, gh
 
     def _zeros(self, x: torch.Tensor) -> torch.Tensor:
-        return x.new_zeros(x.shape[0], self.hidden_size)   # (N, H)
+        return x.new_zeros(x.shape[0], self.hidden_size)   # (N, D)
 
     @classmethod
     def from_torch(cls, cell: nn.Module) -> "_Cell":
@@ -95,7 +99,7 @@ class _Cell(nn.Module):
 class RNNCell(_Cell):
     """The article's (Elman) recurrence, h' = tanh(W_ih x + b_ih + W_hh h + b_hh).
 
-    x: (N, D), h: (N, H) or None (zeros) -> h': (N, H). ``nonlinearity`` is "tanh" or "relu".
+    x: (N, D_in), h: (N, D) or None (zeros) -> h': (N, D). ``nonlinearity`` is "tanh" or "relu".
     The article's single bias b_h is b_ih + b_hh here.
     """
 
@@ -117,10 +121,10 @@ class RNNCell(_Cell):
 class LSTMCell(_Cell):
     """Long short-term memory, torch.nn's gate order (input i, forget f, cell candidate g, output o):
 
-        i, f, o = sigmoid(.), g = tanh(.)   of  W_ih x + b_ih + W_hh h + b_hh, split in 4 blocks of H
+        i, f, o = sigmoid(.), g = tanh(.)   of  W_ih x + b_ih + W_hh h + b_hh, split in 4 blocks of D
         c' = f * c + i * g,   h' = o * tanh(c')
 
-    x: (N, D), state (h, c) each (N, H) or None (zeros) -> (h', c'), each (N, H).
+    x: (N, D_in), state (h, c) each (N, D) or None (zeros) -> (h', c'), each (N, D).
     """
 
     gates = 4
@@ -131,7 +135,7 @@ class LSTMCell(_Cell):
         if c.shape != h.shape:
             raise ValueError(f"LSTMCell: h {tuple(h.shape)} and c {tuple(c.shape)} must have the same shape")
         gi, gh = self._affine(x, h)
-        i, f, g, o = (gi + gh).chunk(4, dim=1)                # each (N, H)
+        i, f, g, o = (gi + gh).chunk(4, dim=1)                # each (N, D)
         i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
         c = f * c + i * g                                     # the additive cell-state path
         return o * torch.tanh(c), c
@@ -144,7 +148,7 @@ class GRUCell(_Cell):
         n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),  h' = (1 - z) * n + z * h
 
     The reset gate multiplies W_hn h + b_hn, so here the two biases are not redundant.
-    x: (N, D), h: (N, H) or None (zeros) -> h': (N, H).
+    x: (N, D_in), h: (N, D) or None (zeros) -> h': (N, D).
     """
 
     gates = 3
@@ -153,7 +157,7 @@ class GRUCell(_Cell):
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
         h = self._zeros(x) if h is None else h
         gi, gh = self._affine(x, h)
-        i_r, i_z, i_n = gi.chunk(3, dim=1)                    # each (N, H)
+        i_r, i_z, i_n = gi.chunk(3, dim=1)                    # each (N, D)
         h_r, h_z, h_n = gh.chunk(3, dim=1)
         r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
         n = torch.tanh(i_n + r * h_n)
@@ -164,9 +168,9 @@ class Recurrent(nn.Module):
     """A stack of ``num_layers`` cells unrolled over time (the base of ``RNN``, ``LSTM``, ``GRU``).
 
     forward(x, state=None) -> (output, final state), like ``torch.nn``:
-      x: (N, T, D) if batch_first else (T, N, D);
-      output: the last layer's hidden states, (N, T, H) if batch_first else (T, N, H);
-      state: h (L, N, H) for RNN and GRU, a pair (h, c) of (L, N, H) for LSTM; None means zeros.
+      x: (N, T, D_in) if batch_first else (T, N, D_in);
+      output: the last layer's hidden states, (N, T, D) if batch_first else (T, N, D);
+      state: h (n_layers, N, D) for RNN and GRU, a pair (h, c) of (n_layers, N, D) for LSTM; None means zeros.
     Layer l > 0 reads the hidden states of layer l-1 as its input. No dropout, one direction.
     """
 
@@ -191,14 +195,15 @@ class Recurrent(nn.Module):
     def _check_state(self, t: torch.Tensor, n: int, what: str) -> None:
         expected = (self.num_layers, n, self.hidden_size)
         if t.shape != expected:
-            raise ValueError(f"{type(self).__name__}: {what} must have shape (L, N, H) = {expected}, got {tuple(t.shape)}")
+            raise ValueError(f"{type(self).__name__}: {what} must have shape (n_layers, N, D) = {expected}, "
+                             f"got {tuple(t.shape)}")
 
     def forward(self, x: torch.Tensor, state=None):
         if x.ndim != 3:
-            layout = "(N, T, D)" if self.batch_first else "(T, N, D)"
+            layout = "(N, T, D_in)" if self.batch_first else "(T, N, D_in)"
             raise ValueError(f"{type(self).__name__} expects a batch of sequences {layout}, got shape {tuple(x.shape)}")
         if not self.batch_first:
-            x = x.transpose(0, 1)                             # (T, N, D) -> (N, T, D)
+            x = x.transpose(0, 1)                             # (T, N, D_in) -> (N, T, D_in)
         n, steps, d = x.shape
         if d != self.input_size:
             raise ValueError(f"{type(self).__name__}: input has {d} features, expected input_size={self.input_size}")
@@ -209,27 +214,27 @@ class Recurrent(nn.Module):
             state = (zeros, zeros) if self.is_lstm else zeros
         if self.is_lstm:
             if not (isinstance(state, (tuple, list)) and len(state) == 2):
-                raise ValueError("LSTM: state must be a pair (h_0, c_0), each of shape (L, N, H)")
+                raise ValueError("LSTM: state must be a pair (h_0, c_0), each of shape (n_layers, N, D)")
             self._check_state(state[0], n, "h_0")
             self._check_state(state[1], n, "c_0")
         else:
             if not isinstance(state, torch.Tensor):
-                raise ValueError(f"{type(self).__name__}: state must be a tensor h_0 of shape (L, N, H)")
+                raise ValueError(f"{type(self).__name__}: state must be a tensor h_0 of shape (n_layers, N, D)")
             self._check_state(state, n, "h_0")
 
         layer_input, finals = x, []
         for layer, cell in enumerate(self.cells):
-            s = (state[0][layer], state[1][layer]) if self.is_lstm else state[layer]   # (N, H)
+            s = (state[0][layer], state[1][layer]) if self.is_lstm else state[layer]   # (N, D)
             outputs = []
             for t in range(steps):
                 s = cell(layer_input[:, t], s)
-                outputs.append(s[0] if self.is_lstm else s)                           # (N, H)
-            layer_input = torch.stack(outputs, dim=1)                                  # (N, T, H)
+                outputs.append(s[0] if self.is_lstm else s)                           # (N, D)
+            layer_input = torch.stack(outputs, dim=1)                                  # (N, T, D)
             finals.append(s)
         output = layer_input if self.batch_first else layer_input.transpose(0, 1)
         if self.is_lstm:
             return output, (torch.stack([s[0] for s in finals]), torch.stack([s[1] for s in finals]))
-        return output, torch.stack(finals)                                             # (L, N, H)
+        return output, torch.stack(finals)                                             # (n_layers, N, D)
 
     @classmethod
     def from_torch(cls, module: nn.Module) -> "Recurrent":
@@ -303,3 +308,41 @@ def adding_problem(n: int, length: int, generator: torch.Generator | None = None
     markers[rows, second] = 1.0
     y = values[rows, first] + values[rows, second]                           # (n,)
     return torch.stack([values, markers], dim=2), y                          # (n, T, 2), (n,)
+
+
+def lstm_parameters(input_size: int, hidden_size: int, biases: int = 2) -> int:
+    """Parameters of one LSTM layer and direction: 4 gates × (D·(D_in + D) + biases·D).
+    PyTorch has two bias vectors (``biases=2``: ``bias_ih`` and ``bias_hh``), Keras one."""
+    _positive_int(input_size, "input_size")
+    _positive_int(hidden_size, "hidden_size")
+    if biases not in (0, 1, 2):
+        raise ValueError(f"biases must be 0, 1 or 2 bias vectors, got {biases!r}")
+    return 4 * (hidden_size * (input_size + hidden_size) + biases * hidden_size)
+
+
+@torch.no_grad()
+def set_forget_gate_bias_(lstm: nn.Module, value: float) -> nn.Module:
+    """Set the forget gate's bias of every layer and direction of ``lstm`` to ``value``; returns it.
+
+    Accepts ``nn.LSTM``, ``nn.LSTMCell`` and this module's ``LSTM`` and ``LSTMCell``. The gates are
+    stacked i, f, g, o in blocks of D rows, so the forget gate is rows D … 2D−1. Its bias is the sum
+    ``bias_ih + bias_hh``: the first gets ``value``, the second 0, so the sum is exactly ``value``
+    (Keras' ``unit_forget_bias=True`` is ``value=1`` on its single bias vector).
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"value must be a finite number, got {value!r}")
+    if isinstance(lstm, LSTM):
+        for cell in lstm.cells:
+            set_forget_gate_bias_(cell, value)
+        return lstm
+    if not isinstance(lstm, (nn.LSTM, nn.LSTMCell, LSTMCell)):
+        raise TypeError(f"set_forget_gate_bias_ needs an LSTM or LSTM cell, got {type(lstm).__name__}")
+    biases = dict(lstm.named_parameters(recurse=False))
+    names = [name for name in biases if name.startswith("bias_ih")]
+    if not names:
+        raise ValueError(f"this {type(lstm).__name__} has no biases (bias=False)")
+    h = lstm.hidden_size
+    for name in names:                                   # bias_ih, or bias_ih_l{k}[_reverse]
+        biases[name][h:2 * h] = value
+        biases[name.replace("bias_ih", "bias_hh")][h:2 * h] = 0.0
+    return lstm

@@ -12,7 +12,8 @@
 * :func:`make_text_loader`: batches ``((ids, lengths), y)`` that ``utils.fit`` can train on; each batch
   is trimmed to its longest sentence.
 
-Shapes: N sentences, T time steps (tokens), E embedding size, H hidden size, D = 2 if bidirectional else 1.
+Shapes follow the notation appendix: N sentences, T time steps (tokens), E embedding width,
+D hidden size, n_dir = 2 if bidirectional else 1, M classes.
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from .nnutils import check_choice, check_int, check_number, keras_init_, seeded_loader
+
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
 
@@ -36,9 +39,13 @@ def tokenize(sentence: str) -> list[str]:
 
 # --------------------------------------------------------------------------- word vocabulary
 class Vocabulary:
-    """A word ↔ id map. Ids 0 and 1 are ``<pad>`` and ``<unk>``; then words by falling frequency."""
+    """A word ↔ id map. Ids 0 and 1 are ``<pad>`` and ``<unk>``; then words by falling frequency.
 
-    def __init__(self, itos: Sequence[str]):
+    ``counts`` holds how often each word occurred in the sentences :meth:`build` read (also the words
+    that did not make it into the vocabulary); it is empty for a vocabulary given as a list.
+    """
+
+    def __init__(self, itos: Sequence[str], counts: Counter | None = None):
         itos = list(itos)
         if itos[:2] != [PAD, UNK]:
             raise ValueError(f"a vocabulary starts with {[PAD, UNK]}, got {itos[:2]}")
@@ -46,6 +53,7 @@ class Vocabulary:
             raise ValueError("the vocabulary lists a word twice")
         self.itos = itos
         self.stoi = {w: i for i, w in enumerate(itos)}
+        self.counts = Counter(counts or {})
 
     @classmethod
     def build(cls, sentences: Iterable[str], max_size: int = 10_000, min_freq: int = 1) -> "Vocabulary":
@@ -58,9 +66,7 @@ class Vocabulary:
         counts = Counter(w for s in sentences for w in tokenize(s))
         counts.pop(PAD, None), counts.pop(UNK, None)
         ranked = sorted((w for w, c in counts.items() if c >= min_freq), key=lambda w: (-counts[w], w))
-        vocab = cls([PAD, UNK] + ranked[: max_size - 2])
-        vocab.counts = counts
-        return vocab
+        return cls([PAD, UNK] + ranked[: max_size - 2], counts)
 
     def __len__(self) -> int:
         return len(self.itos)
@@ -173,7 +179,7 @@ def load_word_embeddings(path: str | Path, key: str = "embeddings.word_embedding
 # --------------------------------------------------------------------------- the classifier
 @dataclass
 class SentenceClassifierConfig:
-    """Embedding(vocab_size, embed_dim) → LSTM stack → pooling → Linear(D·H, num_classes).
+    """Embedding(vocab_size, embed_dim) → LSTM stack → pooling → Linear(n_dir·D, num_classes).
 
     ``dropout`` applies to the embeddings, between LSTM layers and before the classifier.
     ``pooling``: ``"last"`` (the final hidden state of the top layer; for a bidirectional LSTM the
@@ -194,13 +200,15 @@ class SentenceClassifierConfig:
     init: str = "keras"
 
     def __post_init__(self) -> None:
-        assert self.pooling in ("last", "max"), f"pooling must be 'last' or 'max', got {self.pooling!r}"
-        assert self.init in ("keras", "pytorch"), f"init must be 'keras' or 'pytorch', got {self.init!r}"
-        assert 0.0 <= self.dropout < 1.0, f"dropout must lie in [0, 1), got {self.dropout}"
-        assert min(self.vocab_size, self.embed_dim, self.hidden_size, self.num_layers) >= 1, \
-            "vocab_size, embed_dim, hidden_size and num_layers must be positive"
-        assert self.num_classes >= 2, f"a classifier needs at least 2 classes, got {self.num_classes}"
-        assert 0 <= self.padding_idx < self.vocab_size, "padding_idx must be a valid id"
+        check_choice("pooling", self.pooling, ("last", "max"))
+        check_choice("init", self.init, ("keras", "pytorch"))
+        check_number("dropout", self.dropout, low=0, high=1, high_open=True)
+        for name in ("vocab_size", "embed_dim", "hidden_size", "num_layers"):
+            check_int(name, getattr(self, name))
+        check_int("num_classes", self.num_classes, minimum=2)
+        check_int("padding_idx", self.padding_idx, minimum=0)
+        if self.padding_idx >= self.vocab_size:
+            raise ValueError(f"padding_idx must be an id below vocab_size={self.vocab_size}, got {self.padding_idx}")
 
     @property
     def directions(self) -> int:
@@ -223,7 +231,7 @@ class SentenceClassifier(nn.Module):
         self.dropout = nn.Dropout(c.dropout)
         self.classifier = nn.Linear(c.directions * c.hidden_size, c.num_classes)
         if c.init == "keras":
-            keras_init_(self)
+            self.apply(keras_init_)
         if embedding_weight is not None:
             if tuple(embedding_weight.shape) != (c.vocab_size, c.embed_dim):
                 raise ValueError(f"embedding_weight has shape {tuple(embedding_weight.shape)}, the config asks for "
@@ -240,47 +248,14 @@ class SentenceClassifier(nn.Module):
             f"lengths must lie in [1, {ids.shape[1]}], got [{int(lengths.min())}, {int(lengths.max())}]"
         x = self.dropout(self.embedding(ids))                                  # (N, T, E)
         packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        out, (h_n, _) = self.lstm(packed)                                      # h_n: (layers·D, N, H)
+        out, (h_n, _) = self.lstm(packed)                                      # h_n: (n_layers·n_dir, N, D)
         if self.config.pooling == "last":
             d = self.config.directions
-            features = torch.cat(list(h_n[-d:]), dim=1)                        # (N, D·H), top layer
+            features = torch.cat(list(h_n[-d:]), dim=1)                        # (N, n_dir·D), top layer
         else:
-            out, _ = pad_packed_sequence(out, batch_first=True, padding_value=float("-inf"))  # (N, T_max, D·H)
-            features = out.max(dim=1).values                                  # (N, D·H)
-        return self.classifier(self.dropout(features))                         # (N, C)
-
-
-def keras_init_(model: SentenceClassifier) -> None:
-    """Keras' defaults: Embedding U(−0.05, 0.05); LSTM kernels Glorot-uniform, recurrent kernels
-    orthogonal, biases 0 with the forget gate's 1 (``unit_forget_bias``; PyTorch's second bias
-    vector ``bias_hh`` stays 0); Dense Glorot-uniform with zero bias."""
-    nn.init.uniform_(model.embedding.weight, -0.05, 0.05)
-    h = model.config.hidden_size
-    for name, p in model.lstm.named_parameters():
-        if name.startswith("weight_ih"):
-            nn.init.xavier_uniform_(p)                 # (4H, E): fan_in E, fan_out 4H as Keras' (E, 4H)
-        elif name.startswith("weight_hh"):
-            for gate in p.data.split(h):               # Keras: orthogonal on (H, 4H); here per gate (H, H)
-                nn.init.orthogonal_(gate)
-        else:
-            nn.init.zeros_(p)
-            if name.startswith("bias_ih"):
-                nn.init.ones_(p.data[h: 2 * h])        # gates are ordered i, f, g, o
-    nn.init.xavier_uniform_(model.classifier.weight)
-    nn.init.zeros_(model.classifier.bias)
-    if model.embedding.padding_idx is not None:
-        with torch.no_grad():
-            model.embedding.weight[model.embedding.padding_idx].zero_()
-
-
-def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
-def lstm_parameters(input_size: int, hidden_size: int, biases: int = 2) -> int:
-    """Parameters of one LSTM layer and direction: 4 gates × (H·(input + H) + biases·H).
-    PyTorch has two bias vectors (``biases=2``), Keras one."""
-    return 4 * (hidden_size * (input_size + hidden_size) + biases * hidden_size)
+            out, _ = pad_packed_sequence(out, batch_first=True, padding_value=float("-inf"))  # (N, T_max, n_dir·D)
+            features = out.max(dim=1).values                                  # (N, n_dir·D)
+        return self.classifier(self.dropout(features))                         # (N, M)
 
 
 # --------------------------------------------------------------------------- batches
@@ -305,8 +280,5 @@ def _collate(items):
 def make_text_loader(ids: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor, batch_size: int = 128, *,
                      shuffle: bool = False, seed: int = 0) -> torch.utils.data.DataLoader:
     """Batches ``((ids (B, T_b), lengths (B,)), y (B,))`` with T_b the batch's longest sentence; seeded shuffling."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    generator = torch.Generator().manual_seed(seed) if shuffle else None
-    return torch.utils.data.DataLoader(_TextBatches(ids, lengths, y), batch_size=batch_size, shuffle=shuffle,
-                                       generator=generator, collate_fn=_collate)
+    return seeded_loader(_TextBatches(ids, lengths, y), batch_size, shuffle=shuffle, seed=seed,
+                         collate_fn=_collate)

@@ -11,12 +11,13 @@ import math
 import time
 from copy import deepcopy
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import torch
 from torch import nn
 
-Batch = tuple  # (inputs, targets); inputs is a tensor or a tuple of tensors
+from .metrics import accuracy
+from .nnutils import check_choice, check_int, check_number, eval_mode
 
 
 @dataclass
@@ -53,6 +54,7 @@ def to_device(obj, device):
 
 
 def forward(model: nn.Module, inputs):
+    """``model(*inputs)`` for a tuple or list of inputs (e.g. ids and lengths), else ``model(inputs)``."""
     return model(*inputs) if isinstance(inputs, (tuple, list)) else model(inputs)
 
 
@@ -63,22 +65,35 @@ def progress_line(fraction: float, width: int = 20) -> str:
     return f"[{'#' * filled}{'-' * (width - filled)}] {fraction:4.0%}"
 
 
-class EarlyStopping:
-    """Callback: stop when ``metric`` has not improved for ``patience`` evaluations and keep
-    a copy of the best weights (restored into the model at the end of ``fit``)."""
+class Callback:
+    """Something ``fit`` tells about training; subclass it and override either method.
+
+    ``on_evaluation(model, record)`` runs after every evaluation with the new record (a dict as in
+    :class:`History`); returning True ends training. ``on_train_end(model)`` runs once, after the
+    last step, with the model in eval mode.
+    """
+
+    def on_evaluation(self, model: nn.Module, record: dict) -> bool:
+        return False
+
+    def on_train_end(self, model: nn.Module) -> None:
+        pass
+
+
+class EarlyStopping(Callback):
+    """Stop when ``metric`` has not improved for ``patience`` evaluations; keep a copy of the best
+    weights and load them back into the model when training ends."""
 
     def __init__(self, metric: str = "val_loss", mode: str = "min", patience: int = 3):
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-        if patience < 1:
-            raise ValueError(f"patience must be at least 1, got {patience}")
+        check_choice("mode", mode, ("min", "max"))
+        check_int("patience", patience)
         self.metric, self.mode, self.patience = metric, mode, patience
         self.best: float | None = None
         self.best_step: int | None = None
         self.best_state: dict | None = None
         self.bad_evals = 0
 
-    def __call__(self, model: nn.Module, record: dict) -> bool:
+    def on_evaluation(self, model: nn.Module, record: dict) -> bool:
         if self.metric not in record:
             raise KeyError(f"EarlyStopping watches {self.metric!r}, but the evaluation returned {sorted(record)}")
         value = record[self.metric]
@@ -90,14 +105,38 @@ class EarlyStopping:
             self.bad_evals += 1
         return self.bad_evals >= self.patience
 
-    def restore(self, model: nn.Module) -> None:
+    def on_train_end(self, model: nn.Module) -> None:
         if self.best_state is not None:
             model.load_state_dict(self.best_state)
 
 
+def _batch_stream(train_batches: Iterable, epochs: int | None, steps: int | None) -> tuple[Iterator, int, int | None]:
+    """The batches ``fit`` draws, the number of optimizer steps, and the steps per epoch (None in a
+    steps run). See :func:`fit` for ``epochs`` and ``steps``."""
+    if (epochs is None) == (steps is None):
+        raise ValueError("give exactly one of epochs= or steps=")
+    if epochs is not None:
+        check_int("epochs", epochs)
+        try:
+            per_epoch = len(train_batches)  # type: ignore[arg-type]
+        except TypeError:
+            raise TypeError("epochs= needs train_batches with a length (a DataLoader); use steps= instead") from None
+        if per_epoch == 0:
+            raise ValueError("train_batches is empty")
+        return itertools.chain.from_iterable(train_batches for _ in range(epochs)), epochs * per_epoch, per_epoch
+    check_int("steps", steps)
+    if not hasattr(train_batches, "__len__"):
+        return iter(train_batches), steps, None            # a generator or an endless stream
+    if len(train_batches) == 0:
+        raise ValueError("train_batches is empty")
+    # iterate it afresh on every pass, so that a shuffling DataLoader reshuffles
+    # (itertools.cycle would replay the first pass, holding every batch in memory)
+    return itertools.chain.from_iterable(itertools.repeat(train_batches)), steps, None
+
+
 def fit(
     model: nn.Module,
-    train_batches: Iterable[Batch],
+    train_batches: Iterable,
     loss_fn: Callable,
     optimizer: torch.optim.Optimizer,
     *,
@@ -107,47 +146,32 @@ def fit(
     eval_every: int | None = None,
     scheduler=None,
     clip_grad_norm: float | None = None,
-    callbacks: Iterable[Callable[[nn.Module, dict], bool | None]] = (),
+    callbacks: Iterable[Callback] = (),
     device: torch.device | str | None = None,
     log: bool = True,
 ) -> History:
-    """Train ``model`` and return its :class:`History`.
+    """Train ``model`` on batches ``(inputs, targets)`` and return its :class:`History`.
 
     Give exactly one of ``epochs`` (passes over a re-iterable ``train_batches``, e.g. a
     DataLoader) or ``steps`` (optimizer steps; the batches are cycled as needed).
     ``evaluate(model)`` runs in eval mode under ``torch.no_grad`` every ``eval_every`` steps
     (default: once per epoch, or 10 times in a steps run) and at the end. ``scheduler.step()``
-    is called after every optimizer step. A callback returning True stops training;
-    :class:`EarlyStopping` callbacks restore their best weights at the end.
+    is called after every optimizer step. ``clip_grad_norm`` (> 0) rescales the gradient to at
+    most that norm. Each :class:`Callback` hears of every evaluation (and may end training) and
+    of the end of training.
     """
-    if (epochs is None) == (steps is None):
-        raise ValueError("give exactly one of epochs= or steps=")
-    if epochs is not None:
-        if epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {epochs}")
-        try:
-            per_epoch = len(train_batches)  # type: ignore[arg-type]
-        except TypeError:
-            raise TypeError("epochs= needs train_batches with a length (a DataLoader); use steps= instead") from None
-        if per_epoch == 0:
-            raise ValueError("train_batches is empty")
-        total = epochs * per_epoch
-        batches = itertools.chain.from_iterable(train_batches for _ in range(epochs))
-    else:
-        if steps < 1:
-            raise ValueError(f"steps must be at least 1, got {steps}")
-        total, per_epoch = steps, None
-        if hasattr(train_batches, "__len__"):
-            if len(train_batches) == 0:
-                raise ValueError("train_batches is empty")
-            # iterate it afresh on every pass, so that a shuffling DataLoader reshuffles
-            # (itertools.cycle would replay the first pass, holding every batch in memory)
-            batches = itertools.chain.from_iterable(itertools.repeat(train_batches))
-        else:
-            batches = iter(train_batches)
-    eval_every = eval_every or (per_epoch if per_epoch else max(1, total // 10))
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    batches, total, per_epoch = _batch_stream(train_batches, epochs, steps)
+    if eval_every is None:
+        eval_every = per_epoch or max(1, total // 10)
+    check_int("eval_every", eval_every)
+    if clip_grad_norm is not None:  # a negative norm would flip the gradient, 0 would erase it
+        check_number("clip_grad_norm", clip_grad_norm, low=0, low_open=True)
     callbacks = list(callbacks)
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"callbacks must be utils.Callback objects (override on_evaluation / "
+                            f"on_train_end), got {cb!r}")
+    device = torch.device(device) if device is not None else next(model.parameters()).device
 
     history = History()
     start = time.perf_counter()
@@ -179,24 +203,22 @@ def fit(
                       "train_loss": running / count}
             running, count = 0.0, 0
             if evaluate is not None:
-                model.eval()
-                with torch.no_grad():
+                with eval_mode(model), torch.no_grad():
                     record.update(evaluate(model))
-                model.train()
             eval_seconds += time.perf_counter() - t_eval
             record["seconds"] = time.perf_counter() - start
             history.records.append(record)
             if log:
                 print(_format(record, step, total, epochs))
-            if any(bool(cb(model, record)) for cb in callbacks):
+            # a list, not a generator: every callback hears every evaluation, even after one says stop
+            if any([bool(cb.on_evaluation(model, record)) for cb in callbacks]):
                 history.stopped_early = step < total
                 if log and history.stopped_early:
                     print(f"stopped early at step {step}")
                 break
     model.eval()
     for cb in callbacks:
-        if isinstance(cb, EarlyStopping):
-            cb.restore(model)
+        cb.on_train_end(model)
     history.seconds = time.perf_counter() - start
     history.train_seconds = history.seconds - eval_seconds
     return history
@@ -211,23 +233,19 @@ def _format(record: dict, step: int, total: int, epochs: int | None) -> str:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, batches: Iterable[Batch], device=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Concatenated model outputs and targets over ``batches``, in eval mode."""
-    was_training = model.training
-    model.eval()
+def predict(model: nn.Module, batches: Iterable, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Concatenated model outputs and targets over ``batches`` of ``(inputs, targets)``, in eval mode."""
     device = device if device is not None else next(model.parameters()).device
     outputs, targets = [], []
-    try:
+    with eval_mode(model):
         for inputs, y in batches:
             outputs.append(forward(model, to_device(inputs, device)).cpu())
             targets.append(y.cpu())
-    finally:
-        model.train(was_training)
     return torch.cat(outputs), torch.cat(targets)
 
 
-def evaluate_classifier(model: nn.Module, batches: Iterable[Batch], prefix: str = "val") -> dict:
-    """Mean cross-entropy and accuracy of a classifier returning logits (N, C)."""
+def evaluate_classifier(model: nn.Module, batches: Iterable, prefix: str = "val") -> dict:
+    """Mean cross-entropy and accuracy of a classifier returning logits (N, M)."""
     logits, y = predict(model, batches)
     return {f"{prefix}_loss": nn.functional.cross_entropy(logits, y).item(),
-            f"{prefix}_acc": (logits.argmax(1) == y).float().mean().item()}
+            f"{prefix}_acc": accuracy(logits, y)}

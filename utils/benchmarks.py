@@ -1,0 +1,49 @@
+"""Published reference numbers the book compares its own results with, each with its source.
+
+A number typed into prose by hand loses its source and drifts when it is typed a second time. Here
+each one is data, next to the bibliography key of the place where it actually appears; notebooks
+glue it (``myst_nb.glue``) and cite the key.
+
+Fashion-MNIST: the benchmark table in the data set's repository README (``zalando2017benchmark`` in
+``references.bib``), not the arXiv paper. Its rows are submitted by users and, as the table says,
+not verified by the data set's authors; the training budget behind a row is not stated.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BenchmarkEntry:
+    """One row of a published benchmark table, as printed there."""
+
+    classifier: str
+    preprocessing: str
+    test_accuracy: float
+    submitter: str
+
+
+FASHION_MNIST_SOURCE = "zalando2017benchmark"
+FASHION_MNIST_URL = "https://github.com/zalandoresearch/fashion-mnist#benchmark"
+
+# The rows the book refers to, copied from the table (columns Classifier, Preprocessing, Fashion test
+# accuracy, Submitter).
+FASHION_MNIST_BENCHMARK: tuple[BenchmarkEntry, ...] = (
+    BenchmarkEntry("2 Conv+pooling", "None", 0.876, "Kashif Rasul"),
+    BenchmarkEntry("2 Conv+pooling", "None", 0.916, "Tensorflow's doc"),
+    BenchmarkEntry("2 Conv+pooling+ELU activation (PyTorch)", "None", 0.903, "@AbhirajHinge"),
+    BenchmarkEntry("2 Conv+pooling+BN", "None", 0.934, "@khanguyen1207"),
+    BenchmarkEntry("HOG+SVM", "HOG", 0.926, "@subalde"),
+)
+
+
+def fashion_mnist_accuracies(classifier: str) -> list[float]:
+    """Test accuracies of every row whose classifier is exactly ``classifier``, lowest first.
+
+    Raises ``ValueError`` naming the known classifiers when there is no such row.
+    """
+    found = sorted(e.test_accuracy for e in FASHION_MNIST_BENCHMARK if e.classifier == classifier)
+    if not found:
+        known = sorted({e.classifier for e in FASHION_MNIST_BENCHMARK})
+        raise ValueError(f"classifier {classifier!r} is not among the stored rows: {known}")
+    return found
