@@ -2,6 +2,8 @@
 
 Executing the notebooks (quick mode) is nbval's job: `make test` runs pytest with --nbval over chapters/.
 """
+import json
+
 import pytest
 
 from utils import notebooks
@@ -57,3 +59,82 @@ def test_glued_values_and_numbers(tmp_path):
     assert notebooks.as_number("tensor(-1.5e-3)") == -1.5e-3
     with pytest.raises(ValueError, match="not a single number"):
         notebooks.as_number("'Coat'")
+
+
+# --- Markdown tables produced by code render as tables, not as `| a | b |` text -----------------
+
+TABLE_FORMATS = ("myst", "gfm")  # MyST-NB's Markdown formats that have tables (CommonMark has none)
+
+
+def _book_markdown_format() -> str:
+    import yaml
+
+    config = yaml.safe_load((notebooks.ROOT / "_config.yml").read_text(encoding="utf-8"))
+    return ((config.get("sphinx") or {}).get("config") or {}).get("nb_render_markdown_format", "commonmark")
+
+
+def _glue_md_formats() -> dict[str, list[str]]:
+    """The format of every {glue:md} use in the book's prose, by glue key (default: commonmark)."""
+    import re
+
+    texts = []
+    for page in notebooks.toc_files():
+        path = notebooks.ROOT / page
+        if path.suffix == ".ipynb":
+            nb = json.loads(path.read_text(encoding="utf-8"))
+            texts += ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
+        else:
+            texts.append(path.read_text(encoding="utf-8"))
+    uses: dict[str, list[str]] = {}
+    for text in texts:
+        for key, options in re.findall(r"[`~]{3,}\{glue:md\}\s+(\S+)[ \t]*\n((?:[ \t]*:[^\n]*\n)*)", text):
+            fmt = re.search(r":format:\s*(\w+)", options)
+            uses.setdefault(key.split("::")[-1], []).append(fmt.group(1) if fmt else "commonmark")
+        for content in re.findall(r"\{glue:md\}`([^`]+)`", text):  # `key`, `key:fmt`, `doc::key:fmt`
+            rest = content.split("::", 1)[-1]
+            key, fmt = rest.rsplit(":", 1) if ":" in rest else (rest, "commonmark")
+            uses.setdefault(key, []).append(fmt)
+    return uses
+
+
+def test_markdown_tables_from_code_render_as_tables():
+    """Every table a notebook's code outputs as Markdown is rendered by a format that has tables."""
+    book_format = _book_markdown_format()
+    glue_formats = _glue_md_formats()
+    problems, tables = [], 0
+    for path in notebooks.notebooks():
+        for index, mime, glue in notebooks.markdown_tables(notebooks.ROOT / path):
+            tables += 1
+            if glue is None:
+                if book_format not in TABLE_FORMATS:
+                    problems.append(f"{path} cell {index}: a text/markdown table, but _config.yml renders "
+                                    f"Markdown outputs as {book_format!r}: set nb_render_markdown_format: myst")
+            else:
+                bad = [f for f in glue_formats.get(glue, []) if f not in TABLE_FORMATS]
+                if bad:
+                    problems.append(f"{path} cell {index}: the glued table {glue!r} is pasted with "
+                                    f"{{glue:md}} in format {bad[0]!r}: add `:format: myst`")
+    assert tables > 0, "no Markdown table found in any notebook: the scan is broken"
+    assert not problems, "\n  ".join(["tables that would render as text:"] + problems)
+
+
+def test_table_and_line_checks_catch_problems(tmp_path):
+    table = "| a | b |\n|---|---:|\n| 1 | 2 |\n"
+    assert notebooks.has_table(table) and not notebooks.has_table("a | b\n---\n")
+    nb = {"cells": [
+        {"cell_type": "markdown", "source": ["# title"], "metadata": {}},
+        {"cell_type": "code", "source": ["x = 1  # " + "y" * 90 + "\n", "print(x)"], "execution_count": 1,
+         "metadata": {}, "outputs": [
+             {"output_type": "stream", "name": "stdout", "text": [table]},
+             {"output_type": "execute_result", "execution_count": 1, "metadata": {},
+              "data": {"text/markdown": [table], "text/plain": ["<Markdown>"]}},
+             {"output_type": "display_data", "metadata": {"scrapbook": {"name": "tab"}},
+              "data": {"application/papermill.record/text/markdown": table}}]},
+    ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "tables.ipynb"
+    path.write_text(json.dumps(nb))
+    problems = " | ".join(notebooks.hygiene_problems(path))
+    assert "cell 1 (0-based), line 1: 99 characters" in problems
+    assert "prints a Markdown table" in problems
+    assert notebooks.markdown_tables(path) == [
+        (1, "text/markdown", None), (1, "application/papermill.record/text/markdown", "tab")]

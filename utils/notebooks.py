@@ -15,6 +15,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_BYTES = 3_000_000
+MAX_LINE = 88  # characters per notebook code line: longer lines scroll sideways in the HTML
+# A Markdown table's delimiter row: |---|---:|
+_TABLE_RULE = re.compile(r"^\s*\|(?:\s*:?-{3,}:?\s*\|)+\s*$", re.MULTILINE)
 _MACHINE_PATH = re.compile(r"(/root/|/tmp/|/home/[^/\s]+/|/Users/[^/\s]+/|site-packages/|[A-Z]:\\\\Users\\\\)")
 
 
@@ -57,12 +60,22 @@ def hygiene_problems(path: Path) -> list[str]:
     counts = [c.get("execution_count") for c in code]
     if counts != list(range(1, len(code) + 1)):
         problems.append(f"execution counts {counts} are not 1..{len(code)} (not one clean top-to-bottom run)")
+    for index, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        for number, line in enumerate("".join(cell["source"]).splitlines(), 1):
+            if len(line) > MAX_LINE:
+                problems.append(f"cell {index} (0-based), line {number}: {len(line)} characters, "
+                                f"over {MAX_LINE}: {line[:60]!r}...")
     for i, cell in enumerate(code, 1):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 problems.append(f"code cell {i} stores an error ({out.get('ename')})")
             if out.get("output_type") == "stream" and out.get("name") == "stderr":
                 problems.append(f"code cell {i} stores stderr output (a warning?): {''.join(out['text'])[:120]!r}")
+            if out.get("output_type") == "stream" and has_table("".join(out.get("text", ""))):
+                problems.append(f"code cell {i} prints a Markdown table, which the book shows as raw "
+                                "`| a | b |` text: display it with IPython.display.Markdown or glue it")
             text = json.dumps(out.get("text", "")) + json.dumps(out.get("data", {}).get("text/plain", ""))
             if "mode: quick" in text:
                 problems.append(f"code cell {i} stores a quick-mode run's output; run `make execute` (full mode)")
@@ -72,6 +85,29 @@ def hygiene_problems(path: Path) -> list[str]:
         if value.startswith(("np.", "tensor(", "array(")):
             problems.append(f"glued value {key!r} is {value[:40]!r}: glue a Python float/int, which MyST-NB can format")
     return problems
+
+
+def has_table(markdown: str) -> bool:
+    """Whether a Markdown text holds a table (a `|---|` delimiter row)."""
+    return _TABLE_RULE.search(markdown) is not None
+
+
+def markdown_tables(path: Path) -> list[tuple[int, str, str | None]]:
+    """Markdown tables a notebook's code stores as outputs: (cell index, MIME type, glue name or None).
+
+    ``text/markdown`` outputs are rendered with the book's ``nb_render_markdown_format``; glued ones
+    (``application/papermill.record/text/markdown``) by the ``{glue:md}`` directive or role that
+    pastes them, with its own ``:format:``.
+    """
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    found = []
+    for index, cell in enumerate(nb["cells"]):
+        for out in cell.get("outputs", []) if cell["cell_type"] == "code" else []:
+            for mime, data in out.get("data", {}).items():
+                if mime.endswith("text/markdown") and has_table("".join(data)):
+                    glue = out.get("metadata", {}).get("scrapbook", {}).get("name")
+                    found.append((index, mime, glue))
+    return found
 
 
 def execute(path: Path, timeout: int = 3600) -> float:
