@@ -3,6 +3,7 @@
 Executing the notebooks (quick mode) is nbval's job: `make test` runs pytest with --nbval over chapters/.
 """
 import json
+import re
 
 import pytest
 
@@ -138,3 +139,36 @@ def test_table_and_line_checks_catch_problems(tmp_path):
     assert "prints a Markdown table" in problems
     assert notebooks.markdown_tables(path) == [
         (1, "text/markdown", None), (1, "application/papermill.record/text/markdown", "tab")]
+
+
+def list_markers_inside_inline_math(markdown: str) -> list[str]:
+    """Lines that start with `+ `, `- ` or `* ` while an inline `$...$` opened on an earlier line of
+    the same paragraph is still open: Markdown reads them as list items and the formula breaks
+    (seen: `... 2048` / `+ 8192 ...` rendered as a bullet and raw TeX)."""
+    found, open_dollars, in_fence = [], 0, False
+    for line in markdown.split("\n"):
+        if line.lstrip().startswith("```"):
+            in_fence = not in_fence
+            continue
+        if in_fence:
+            continue
+        if not line.strip():
+            open_dollars = 0
+            continue
+        if open_dollars % 2 == 1 and re.match(r"\s*[+*-] ", line):
+            found.append(line.strip())
+        open_dollars += len(re.findall(r"(?<!\\)\$", line.replace("$$", "")))
+    return found
+
+
+def test_list_marker_check_catches_a_broken_formula():
+    assert list_markers_inside_inline_math("a $x\n+ y$ b") == ["+ y$ b"]
+    assert list_markers_inside_inline_math("a $x +\ny$ b\n\n- item") == []
+
+
+@pytest.mark.parametrize("path", notebooks.notebooks(), ids=str)
+def test_no_formula_is_broken_by_a_list_marker(path):
+    nb = json.loads((notebooks.ROOT / path).read_text(encoding="utf-8"))
+    problems = [f"cell {i}: {line}" for i, cell in enumerate(nb["cells"]) if cell["cell_type"] == "markdown"
+                for line in list_markers_inside_inline_math("".join(cell["source"]))]
+    assert not problems, "move the +, - or * to the end of the previous line:\n" + "\n".join(problems)
