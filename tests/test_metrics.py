@@ -97,3 +97,51 @@ def test_confusion_matrix_shape_mismatch(pred, target):
 def test_confusion_matrix_needs_a_positive_int_class_count(num_classes, error):
     with pytest.raises(error, match="num_classes must be an int >= 1"):
         utils.confusion_matrix(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), num_classes)
+
+
+# --------------------------------------------------------------------------- uncertainty
+from utils import metrics  # noqa: E402
+
+
+def test_accuracy_se_is_the_spread_of_simulated_accuracies():
+    p, n = 0.8, 400
+    g = torch.Generator().manual_seed(0)
+    simulated = (torch.rand(20_000, n, generator=g) < p).double().mean(1)   # 20,000 test sets
+    assert metrics.accuracy_se(p, n) == pytest.approx(simulated.std().item(), rel=0.02)
+    assert metrics.accuracy_se(1.0, 10) == 0.0
+
+
+@pytest.mark.parametrize("p, n", [(1.5, 10), (-0.1, 10), (0.5, 0)])
+def test_accuracy_se_rejects_bad_input(p, n):
+    with pytest.raises(ValueError):
+        metrics.accuracy_se(p, n)
+
+
+def test_paired_difference_matches_its_definition_and_is_smaller_than_unpaired():
+    g = torch.Generator().manual_seed(1)
+    right_a = torch.rand(1000, generator=g) < 0.85
+    right_b = right_a.clone()
+    flip = torch.rand(1000, generator=g) < 0.05             # B differs from A on ~5 % of examples
+    right_b[flip] = ~right_b[flip]
+    diff, se = metrics.paired_difference(right_a, right_b)
+    assert diff == pytest.approx(right_a.double().mean().item() - right_b.double().mean().item())
+    d = (right_a.double() - right_b.double()).numpy()
+    assert se == pytest.approx(d.std(ddof=1) / np.sqrt(len(d)))
+    unpaired = np.hypot(metrics.accuracy_se(right_a.double().mean().item(), 1000),
+                        metrics.accuracy_se(right_b.double().mean().item(), 1000))
+    assert se < unpaired / 2
+    assert metrics.paired_difference(right_a, right_a) == (0.0, 0.0)
+
+
+def test_paired_difference_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="same length"):
+        metrics.paired_difference(torch.ones(3, dtype=torch.bool), torch.ones(4, dtype=torch.bool))
+
+
+def test_z_score_and_verdict():
+    assert metrics.z_score(-0.03, 0.01) == pytest.approx(3.0)
+    assert metrics.z_score(0.0, 0.0) == 0.0 and metrics.z_score(0.1, 0.0) == float("inf")
+    assert metrics.noise_verdict(0.03, 0.01) == "beyond noise"
+    assert metrics.noise_verdict(0.015, 0.01) == "within noise"
+    with pytest.raises(ValueError):
+        metrics.z_score(1.0, -1.0)

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import utils
+from utils import recipes
 from utils import lm
 from utils.cnn import ImprovedCNN, ImprovedCNNConfig
 from utils.recipes import (IMPROVED_RECIPE, AugmentedBatches, ClassifierRecipe, LMRecipe, Recipe, augment,
@@ -305,3 +306,17 @@ def test_classifier_recipe_shift_and_flip_reach_the_augmentation():
 def test_classifier_recipe_rejects_bad_augmentation_fields(field, value, error):
     with pytest.raises(error, match=field):
         ClassifierRecipe(**{field: value})
+
+
+def test_warmup_linear_rises_then_falls_to_zero():
+    rates = recipes.Recipe(lr=1.0, schedule="warmup_linear", warmup=4).learning_rates(20)
+    assert rates[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert rates[4:] == pytest.approx([(20 - s) / 16 for s in range(4, 20)])
+    assert recipes.warmup_linear(25, 20, 4) == 0.0
+
+
+def test_text_classifier_recipe_checks_padding():
+    with pytest.raises(ValueError, match="padding"):
+        recipes.TextClassifierRecipe(padding="none")
+    with pytest.raises(TypeError, match="TextClassifierRecipe"):
+        recipes.train_text_classifier(None, None, None, recipes.ClassifierRecipe())

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from utils import count_parameters
+from utils import count_parameters, text
 from utils.rnn import lstm_parameters
 from utils.text import (PAD_ID, UNK_ID, SentenceClassifier, SentenceClassifierConfig, Vocabulary, WordPiece,
                         encode_batch, load_word_embeddings, make_text_loader, pad_ids)
@@ -207,3 +207,35 @@ def test_minilm_wordpiece_and_embeddings():
     assert WordPiece(files["tokenizer.json"], add_special_tokens=True).tokens("good") == ["[CLS]", "good", "[SEP]"]
     table = load_word_embeddings(files["model.safetensors"])
     assert table.shape == (30_522, 384) and table.dtype == torch.float32
+
+
+# --------------------------------------------------------------------------- TextBatches
+@pytest.mark.parametrize("padding", ["fixed", "batch", "bucket"])
+def test_text_batches_cover_every_sentence_once_per_pass(padding):
+    g = torch.Generator().manual_seed(0)
+    lengths = torch.randint(1, 40, (203,), generator=g)
+    ids = (torch.arange(40) < lengths[:, None]).long() * torch.arange(203)[:, None].add(1)  # row id + 1
+    y = torch.arange(203)
+    batches = text.TextBatches(ids, lengths, y, batch_size=16, padding=padding, seed=3, pool_batches=4)
+    assert len(batches) == 13
+    passes = [list(batches) for _ in range(2)]
+    for batch_list in passes:
+        seen = torch.cat([b[1] for b in batch_list])
+        assert sorted(seen.tolist()) == list(range(203))
+        for (x, n), labels in batch_list:
+            assert x.size(1) == (40 if padding == "fixed" else int(n.max()))
+            assert torch.equal(x[:, 0] - 1, labels) and torch.equal(n, lengths[labels])
+    assert [b[1].tolist() for b in passes[0]] != [b[1].tolist() for b in passes[1]]   # reshuffled
+    if padding == "bucket":      # within a batch the lengths are close: much less padding
+        pad = sum(x.numel() - n.sum().item() for (x, n), _ in passes[0])
+        random_pad = sum(int(n.max()) * len(n) - n.sum().item()
+                         for (_, n), _ in text.TextBatches(ids, lengths, y, 16, padding="batch"))
+        assert pad < random_pad / 3
+
+
+def test_text_batches_reject_bad_arguments():
+    ids, lengths, y = torch.zeros(4, 3, dtype=torch.long), torch.ones(4, dtype=torch.long), torch.zeros(4)
+    with pytest.raises(ValueError, match="padding"):
+        text.TextBatches(ids, lengths, y, padding="sorted")
+    with pytest.raises(ValueError, match="differ in length"):
+        text.TextBatches(ids, lengths[:3], y)

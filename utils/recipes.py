@@ -10,7 +10,9 @@ A recipe is a frozen dataclass of choices with one shape for every model of the 
 
 :class:`ClassifierRecipe` adds a budget in epochs and image augmentation (:func:`augment`,
 :class:`AugmentedBatches`) and is run by :func:`train_classifier`; :class:`LMRecipe` adds a budget in
-steps of random windows and is run by :func:`train_lm`. Both entry points build the batches and call
+steps of random windows and is run by :func:`train_lm`; :class:`TextClassifierRecipe` adds epochs over
+padded sentences and a padding strategy and is run by :func:`train_text_classifier`. The entry points
+build the batches and call
 ``fit``, so that an ablation, a final run and a later chapter that retrains a cached model all train
 the same way. ``IMPROVED_RECIPE`` with ``cnn.ImprovedCNNConfig()`` is the book's stronger CNN.
 """
@@ -28,9 +30,10 @@ from torch import nn
 from .data import EVAL_BATCH_SIZE, Split, images_to_float, make_loader
 from .lm import WindowBatches, estimate_loss, evaluation_windows
 from .nnutils import check_choice, check_int, check_number
+from .text import PADDINGS, TextBatches, make_text_loader
 from .train import History, evaluate_classifier, fit
 
-SCHEDULES = ("constant", "one_cycle", "warmup_cosine")
+SCHEDULES = ("constant", "one_cycle", "warmup_cosine", "warmup_linear")
 
 
 # --------------------------------------------------------------------------- schedules
@@ -43,6 +46,14 @@ def warmup_cosine(step: int, total_steps: int, warmup: int, min_lr_ratio: float)
     return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
+def warmup_linear(step: int, total_steps: int, warmup: int) -> float:
+    """Multiplier of the peak learning rate after ``step`` optimizer steps (0-based): linear
+    warm-up over ``warmup`` steps, then a straight line down to 0 at ``total_steps`` (BERT's)."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+
 # --------------------------------------------------------------------------- recipes
 @dataclass(frozen=True, kw_only=True)
 class Recipe:
@@ -50,8 +61,9 @@ class Recipe:
     gradient clipping and label smoothing.
 
     ``schedule``: ``"constant"`` (``lr`` throughout), ``"one_cycle"`` (PyTorch's ``OneCycleLR``
-    peaking at ``lr``; it also cycles Adam's β1) or ``"warmup_cosine"`` (:func:`warmup_cosine` with
-    ``warmup`` steps and floor ``min_lr_ratio`` · lr).
+    peaking at ``lr``; it also cycles Adam's β1), ``"warmup_cosine"`` (:func:`warmup_cosine` with
+    ``warmup`` steps and floor ``min_lr_ratio`` · lr) or ``"warmup_linear"`` (:func:`warmup_linear`:
+    ``warmup`` steps up, then linearly down to 0).
     """
 
     batch_size: int = 128
@@ -86,11 +98,14 @@ class Recipe:
         check_int("total_steps", total_steps)
         if self.schedule == "one_cycle":
             return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=self.lr, total_steps=total_steps)
-        if self.schedule == "warmup_cosine":
+        if self.schedule in ("warmup_cosine", "warmup_linear"):
             if self.warmup >= total_steps > 1:
                 raise ValueError(f"warmup ({self.warmup} steps) must be shorter than the {total_steps} steps")
-            factor = functools.partial(warmup_cosine, total_steps=total_steps, warmup=self.warmup,
-                                       min_lr_ratio=self.min_lr_ratio)
+            if self.schedule == "warmup_cosine":
+                factor = functools.partial(warmup_cosine, total_steps=total_steps, warmup=self.warmup,
+                                           min_lr_ratio=self.min_lr_ratio)
+            else:
+                factor = functools.partial(warmup_linear, total_steps=total_steps, warmup=self.warmup)
             return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return None
 
@@ -137,6 +152,27 @@ class ClassifierRecipe(Recipe):
         for name in ("augment", "flip"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextClassifierRecipe(Recipe):
+    """A sentence classifier trained for ``epochs`` passes over padded id matrices, batched as
+    ``padding`` says (:class:`utils.text.TextBatches`: ``"fixed"``, ``"batch"`` or ``"bucket"``) and
+    run by :func:`train_text_classifier`. The defaults are the fine-tuning recipe of BERT's paper
+    in shape: batches of 32, AdamW with weight decay 0.01, 3 epochs, warm-up then linear decay
+    (``warmup`` steps to set per data size)."""
+
+    batch_size: int = 32
+    lr: float = 1e-4
+    weight_decay: float = 0.01
+    schedule: str = "warmup_linear"
+    epochs: int = 3
+    padding: str = "bucket"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_int("epochs", self.epochs)
+        check_choice("padding", self.padding, PADDINGS)
 
 
 IMPROVED_RECIPE = ClassifierRecipe(epochs=15, lr=3e-3, schedule="one_cycle", weight_decay=0.01, augment=True,
@@ -253,6 +289,27 @@ def train_classifier(model: nn.Module, train: Split, val: Split | None, recipe: 
     evaluate = None
     if val is not None:
         val_loader = make_loader(_inputs(val.x), val.y, EVAL_BATCH_SIZE)
+        evaluate = lambda m: evaluate_classifier(m, val_loader)  # noqa: E731
+    return fit(model, batches, recipe.loss, optimizer, epochs=recipe.epochs,
+               scheduler=recipe.scheduler(optimizer, total_steps), clip_grad_norm=recipe.clip_grad_norm,
+               evaluate=evaluate, eval_every=None if eval_each_epoch else total_steps, log=log)
+
+
+def train_text_classifier(model: nn.Module, train: tuple, val: tuple | None, recipe: TextClassifierRecipe, *,
+                          seed: int = 0, eval_each_epoch: bool = True, log: bool = True) -> History:
+    """Train a sentence classifier (``model(ids, lengths)`` → logits (N, M)) in place with ``recipe``
+    through ``utils.fit``. ``train`` and ``val`` are ``(ids (N, T), lengths (N,), labels (N,))`` as
+    :func:`utils.text.encode_batch` and the labels give them; ``val`` is evaluated each epoch (or
+    only at the end). ``seed`` fixes the batch order; seed the global generator before building the
+    model to fix its head's initialisation and the dropout masks."""
+    if not isinstance(recipe, TextClassifierRecipe):
+        raise TypeError(f"recipe must be a TextClassifierRecipe, got {type(recipe).__name__}")
+    batches = TextBatches(*train, recipe.batch_size, padding=recipe.padding, seed=seed)
+    optimizer = recipe.optimizer(model)
+    total_steps = recipe.epochs * len(batches)
+    evaluate = None
+    if val is not None:
+        val_loader = make_text_loader(*val, batch_size=EVAL_BATCH_SIZE)
         evaluate = lambda m: evaluate_classifier(m, val_loader)  # noqa: E731
     return fit(model, batches, recipe.loss, optimizer, epochs=recipe.epochs,
                scheduler=recipe.scheduler(optimizer, total_steps), clip_grad_norm=recipe.clip_grad_norm,

@@ -10,7 +10,8 @@
 * :class:`SentenceClassifier`: Embedding → (bi)LSTM stack → last state or max over time → Linear,
   with padding handled by packed sequences, so that padding never changes a prediction.
 * :func:`make_text_loader`: batches ``((ids, lengths), y)`` that ``utils.fit`` can train on; each batch
-  is trimmed to its longest sentence.
+  is trimmed to its longest sentence; :class:`TextBatches` for training batches padded one of three ways
+  (every sentence to one width, to the batch's longest, or batched by similar length).
 
 Shapes follow the notation appendix: N sentences, T time steps (tokens), E embedding width,
 D hidden size, n_dir = 2 if bidirectional else 1, M classes.
@@ -282,3 +283,49 @@ def make_text_loader(ids: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor, 
     """Batches ``((ids (B, T_b), lengths (B,)), y (B,))`` with T_b the batch's longest sentence; seeded shuffling."""
     return seeded_loader(_TextBatches(ids, lengths, y), batch_size, shuffle=shuffle, seed=seed,
                          collate_fn=_collate)
+
+
+PADDINGS = ("fixed", "batch", "bucket")
+
+
+class TextBatches:
+    """Training batches ``((ids (B, T_b), lengths (B,)), y (B,))`` of padded sentences, in a fresh
+    random order on every pass (drawn from a generator seeded with ``seed``). ``padding``:
+
+    * ``"fixed"``: every batch keeps all T columns of ``ids`` (pad every sentence to one width);
+    * ``"batch"``: random batches cut to their longest sentence;
+    * ``"bucket"``: sentences of similar length batched together (sorted inside random pools of
+      ``pool_batches`` batches, the batches then shuffled), so that little of any batch is padding.
+
+    The three see every sentence once per pass; only the grouping, and so the padding, differs.
+    """
+
+    def __init__(self, ids: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor, batch_size: int = 32, *,
+                 padding: str = "bucket", seed: int = 0, pool_batches: int = 50):
+        if not len(ids) == len(lengths) == len(y):
+            raise ValueError(f"ids, lengths and labels differ in length: {len(ids)}, {len(lengths)}, {len(y)}")
+        self.batch_size = check_int("batch_size", batch_size)
+        check_choice("padding", padding, PADDINGS)
+        self.padding = padding
+        self.pool = check_int("pool_batches", pool_batches) * batch_size
+        self.ids, self.lengths, self.y = ids, lengths, y
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return -(-len(self.y) // self.batch_size)
+
+    def _batches(self) -> list[torch.Tensor]:
+        order = torch.randperm(len(self.y), generator=self.generator)
+        if self.padding != "bucket":
+            return list(order.split(self.batch_size))
+        batches = []
+        for pool in order.split(self.pool):
+            by_length = pool[torch.argsort(self.lengths[pool], stable=True)]
+            batches += list(by_length.split(self.batch_size))
+        return [batches[i] for i in torch.randperm(len(batches), generator=self.generator)]
+
+    def __iter__(self):
+        for idx in self._batches():
+            lengths = self.lengths[idx]
+            width = self.ids.size(1) if self.padding == "fixed" else int(lengths.max())
+            yield (self.ids[idx, :width], lengths), self.y[idx]

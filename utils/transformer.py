@@ -93,12 +93,18 @@ class MultiHeadAttention(nn.Module):
       mask: boolean, broadcastable to (N, h, T_q, T_k), True = may attend;
       returns output (N, T_q, D), or (output, weights (N, h, T_q, T_k)) with ``need_weights=True``.
     ``dropout`` acts on the attention weights, as in ``nn.MultiheadAttention``.
+    ``fused=True`` computes the same attention with ``F.scaled_dot_product_attention`` (PyTorch's
+    kernel, which never stores the T_q × T_k weights) whenever the weights are not asked for; the
+    book's :func:`scaled_dot_product_attention` is the default, so that what runs is what was derived.
     """
 
-    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True):
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
+                 fused: bool = False):
         super().__init__()
         _check_sizes(embed_dim, num_heads, dropout)
-        self.embed_dim, self.num_heads, self.dropout = embed_dim, num_heads, dropout
+        if not isinstance(fused, bool):
+            raise TypeError(f"fused must be True or False, got {fused!r}")
+        self.embed_dim, self.num_heads, self.dropout, self.fused = embed_dim, num_heads, dropout, fused
         self.head_dim = embed_dim // num_heads
         self.q_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
         self.k_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
@@ -119,7 +125,10 @@ class MultiHeadAttention(nn.Module):
         k = self._split(self.k_proj(key))                          # (N, h, T_k, d_k)
         v = self._split(self.v_proj(value))                        # (N, h, T_k, d_k)
         p = self.dropout if self.training else 0.0
-        out, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p=p)  # (N, h, T_q, d_k)
+        if self.fused and not need_weights:
+            out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p), None
+        else:
+            out, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p=p)  # (N, h, T_q, d_k)
         n, _, t_q, _ = out.shape
         out = out.transpose(1, 2).reshape(n, t_q, self.embed_dim)  # (N, h, T_q, d_k) -> (N, T_q, D)
         out = self.out_proj(out)
@@ -227,11 +236,12 @@ class TransformerBlock(nn.Module):
     """
 
     def __init__(self, embed_dim: int, num_heads: int, dim_feedforward: int, dropout: float = 0.0,
-                 activation: str = "relu", norm_first: bool = False, layer_norm_eps: float = 1e-5):
+                 activation: str = "relu", norm_first: bool = False, layer_norm_eps: float = 1e-5,
+                 fused: bool = False):
         super().__init__()
         _check_sizes(embed_dim, num_heads, dropout)
         self.norm_first = norm_first
-        self.self_attn = MultiHeadAttention(embed_dim, num_heads, dropout)
+        self.self_attn = MultiHeadAttention(embed_dim, num_heads, dropout, fused=fused)
         self.ff = FeedForward(embed_dim, dim_feedforward, dropout, activation)
         self.norm1 = LayerNorm(embed_dim, layer_norm_eps)
         self.norm2 = LayerNorm(embed_dim, layer_norm_eps)
