@@ -310,3 +310,19 @@ def test_one_atomic_write_helper():
     from utils import files
     assert weights.atomic_path is files.atomic_path
     assert not hasattr(weights, "tempfile") and not hasattr(weights, "os")
+
+
+def test_load_or_train_stores_metadata_from_training():
+    model = small_model()
+    calls = []
+
+    def train():
+        calls.append(1)
+
+    def describe():
+        return {"history": '{"val_acc": 0.5}', "calls": len(calls)}
+
+    assert not weights.load_or_train("with_meta", model, train, metadata_fn=describe)
+    assert weights.load_or_train("with_meta", small_model(1), train, metadata_fn=describe)
+    _, meta = weights.read_weights_and_metadata("with_meta")
+    assert meta["history"] == '{"val_acc": 0.5}' and meta["calls"] == "1" and len(calls) == 1

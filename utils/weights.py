@@ -272,7 +272,7 @@ def _check_writable(path: Path) -> None:
 
 
 def load_or_train(name: str, model: nn.Module, train_fn: Callable[[], object], *,
-                  config: str | None = None) -> bool:
+                  config: str | None = None, metadata_fn: Callable[[], dict] | None = None) -> bool:
     """Load the cached weights ``name`` into ``model`` if an intact, matching file exists; otherwise
     call ``train_fn()`` (which must train ``model`` in place) and save the result.
 
@@ -281,7 +281,10 @@ def load_or_train(name: str, model: nn.Module, train_fn: Callable[[], object], *
     Returns True when the weights were loaded, False when the model was trained now; before
     training, one line says why (no cached file, a corrupt file, another configuration, or a file
     that does not fit the model). A file that cannot be used is replaced, never half-loaded. A
-    directory at the weights path is an error before any training.
+    directory at the weights path is an error before any training. ``metadata_fn()``, if given, is
+    called after training and its dict is saved with the weights (e.g. the training history as
+    JSON), so that a later run that loads them can still report how they were trained
+    (:func:`read_weights_and_metadata`).
     """
     path = weights_path(name)
     if config is not None:
@@ -300,7 +303,7 @@ def load_or_train(name: str, model: nn.Module, train_fn: Callable[[], object], *
         reason = f"the cached weights do not fit the model: {_short(exc, path)}"
     print(f"training {name!r} now, because {reason}")
     train_fn()
-    save_weights(model, name, config=config)
+    save_weights(model, name, metadata_fn() if metadata_fn is not None else None, config=config)
     return False
 
 
