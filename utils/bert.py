@@ -239,7 +239,8 @@ def load_pretrained(path: str | Path, config: BertConfig | None = None) -> BertE
         if not torch.equal(ids, torch.arange(len(ids), dtype=ids.dtype)):
             problems.append("embeddings.position_ids is not 0, 1, 2, ...")
     if problems:
-        raise CheckpointError(f"{Path(path).name} does not fit BertEncoder({config}):\n  " + "\n  ".join(problems))
+        shape = f"{config.num_layers} layers of width {config.embed_dim}, V = {config.vocab_size}"
+        raise CheckpointError(f"{Path(path).name} does not fit the encoder ({shape}):\n  " + "\n  ".join(problems))
     with torch.no_grad():
         for mine, theirs in names.items():
             ours[mine].copy_(tensors[theirs])
