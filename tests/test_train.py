@@ -433,3 +433,11 @@ def test_predict_restores_the_mode_when_the_model_raises():
     with pytest.raises(RuntimeError, match="boom"):
         utils.predict(model, [labelled_logits()])
     assert model.training
+
+
+def test_time_budget_stops_at_the_first_evaluation_past_the_budget():
+    budget = utils.TimeBudget(2.0)
+    assert not budget.on_evaluation(None, {"seconds": 1.9})
+    assert budget.on_evaluation(None, {"seconds": 2.0})
+    with pytest.raises(ValueError):
+        utils.TimeBudget(0)

@@ -10,7 +10,7 @@ from .metrics import accuracy, confusion_matrix
 from .nnutils import count_parameters, eval_mode, keras_init_
 from .plot import heatmap, plot_confusion_matrix, plot_history, show_images
 from .runtime import budget, is_quick, pick_device, seed_everything, set_plot_style, setup
-from .train import Callback, EarlyStopping, History, evaluate_classifier, fit, predict
+from .train import Callback, EarlyStopping, History, TimeBudget, evaluate_classifier, fit, predict
 
 __all__ = [
     "setup", "budget", "is_quick", "seed_everything", "pick_device", "set_plot_style",
@@ -18,7 +18,7 @@ __all__ = [
     "load_fashion_mnist", "load_mr", "load_tiny_shakespeare", "minilm_files", "split_indices",
     "images_to_float", "make_loader", "EVAL_BATCH_SIZE", "Dataset", "Split", "CharCorpus",
     "FASHION_MNIST_CLASSES",
-    "fit", "History", "Callback", "EarlyStopping", "predict", "evaluate_classifier",
+    "fit", "History", "Callback", "EarlyStopping", "TimeBudget", "predict", "evaluate_classifier",
     "accuracy", "confusion_matrix", "count_parameters", "eval_mode", "keras_init_",
     "plot_history", "show_images", "heatmap", "plot_confusion_matrix",
     "check_against", "check_grad", "numerical_grad",

@@ -223,3 +223,30 @@ class CharLSTM(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_with_state(x)[0]
+
+
+@torch.no_grad()
+def split_loss(model: nn.Module, ids: torch.Tensor, seq_len: int, batch_size: int = 64) -> float:
+    """Mean :func:`lm_loss` over a *whole* split: ``ids`` (N_text,) cut into consecutive windows of
+    ``seq_len`` inputs, so that every id after the first is predicted exactly once (a position j of a
+    window sees the j + 1 ids before it in that window). Unlike :func:`estimate_loss` on random
+    windows, nothing is sampled: the same model always gets the same number."""
+    _check_ids(ids, 1)
+    check_int("seq_len", seq_len)
+    device = next(model.parameters()).device
+    inputs, targets = ids[:-1], ids[1:]
+    n_full = len(inputs) // seq_len
+    total, count = 0.0, 0
+    with eval_mode(model):
+        x = inputs[: n_full * seq_len].view(n_full, seq_len)                     # (windows, T)
+        y = targets[: n_full * seq_len].view(n_full, seq_len)
+        for i in range(0, n_full, batch_size):
+            xb, yb = x[i:i + batch_size].to(device), y[i:i + batch_size].to(device)
+            total += lm_loss(model(xb), yb).item() * yb.numel()
+            count += yb.numel()
+        if len(inputs) > n_full * seq_len:                                        # the last, shorter window
+            xb = inputs[n_full * seq_len:][None].to(device)
+            yb = targets[n_full * seq_len:][None].to(device)
+            total += lm_loss(model(xb), yb).item() * yb.numel()
+            count += yb.numel()
+    return total / count

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import EVAL_BATCH_SIZE, Split, images_to_float, make_loader
-from .lm import WindowBatches, estimate_loss, evaluation_windows
+from .lm import WindowBatches, estimate_loss, evaluation_windows, split_loss
 from .nnutils import check_choice, check_int, check_number
 from .text import PADDINGS, TextBatches, make_text_loader
 from .train import History, evaluate_classifier, fit
@@ -60,6 +60,8 @@ class Recipe:
     """What every recipe fixes: batch size, AdamW's ``lr`` and ``weight_decay``, the schedule,
     gradient clipping and label smoothing.
 
+    ``betas`` are AdamW's (β1, β2); ``decay_vectors`` says whether weight decay also applies to
+    1-D parameters (biases, LayerNorm weights).
     ``schedule``: ``"constant"`` (``lr`` throughout), ``"one_cycle"`` (PyTorch's ``OneCycleLR``
     peaking at ``lr``; it also cycles Adam's β1), ``"warmup_cosine"`` (:func:`warmup_cosine` with
     ``warmup`` steps and floor ``min_lr_ratio`` · lr) or ``"warmup_linear"`` (:func:`warmup_linear`:
@@ -74,9 +76,17 @@ class Recipe:
     min_lr_ratio: float = 0.1
     clip_grad_norm: float | None = None
     label_smoothing: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    decay_vectors: bool = True
 
     def __post_init__(self) -> None:
         check_int("batch_size", self.batch_size)
+        if len(self.betas) != 2:
+            raise ValueError(f"betas must be two numbers (β1, β2), got {self.betas!r}")
+        for beta in self.betas:
+            check_number("betas", beta, low=0, high=1, high_open=True)
+        if not isinstance(self.decay_vectors, bool):
+            raise TypeError(f"decay_vectors must be True or False, got {self.decay_vectors!r}")
         check_number("lr", self.lr, low=0, low_open=True)
         check_number("weight_decay", self.weight_decay, low=0)
         check_choice("schedule", self.schedule, SCHEDULES)
@@ -87,10 +97,15 @@ class Recipe:
         check_number("label_smoothing", self.label_smoothing, low=0, high=1, high_open=True)
 
     def optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
-        """AdamW over the trainable parameters. Its weight decay is decoupled from the gradient, so
-        with ``weight_decay=0`` it is Adam, step for step (the article's optimiser)."""
+        """AdamW over the trainable parameters, with decay rates ``betas``. Its weight decay is
+        decoupled from the gradient, so with ``weight_decay=0`` it is Adam, step for step (the
+        article's optimiser). ``decay_vectors=False`` decays only matrices and embedding tables, not
+        biases and LayerNorm weights (GPT-2's and nanoGPT's choice)."""
         params = [p for p in model.parameters() if p.requires_grad]
-        return torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
+        if not self.decay_vectors:
+            params = [{"params": [p for p in params if p.ndim >= 2]},
+                      {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
+        return torch.optim.AdamW(params, lr=self.lr, betas=self.betas, weight_decay=self.weight_decay)
 
     def scheduler(self, optimizer: torch.optim.Optimizer, total_steps: int):
         """The schedule over ``total_steps`` optimizer steps, to be stepped once per step; None for
@@ -183,7 +198,8 @@ IMPROVED_RECIPE = ClassifierRecipe(epochs=15, lr=3e-3, schedule="one_cycle", wei
 class LMRecipe(Recipe):
     """A language model trained for ``steps`` optimizer steps on batches of ``batch_size`` random
     windows of ``seq_len`` ids, evaluated every ``eval_every`` steps on ``eval_windows`` fixed
-    validation windows (:func:`utils.lm.evaluation_windows` with ``eval_seed``). The defaults: AdamW
+    validation windows (:func:`utils.lm.evaluation_windows` with ``eval_seed``), or on the whole
+    validation split when ``eval_windows`` is None (:func:`utils.lm.split_loss`). The defaults: AdamW
     at 2·10⁻³ with 50 warm-up steps, cosine decay to a tenth, gradients clipped at norm 1."""
 
     batch_size: int = 32
@@ -194,13 +210,15 @@ class LMRecipe(Recipe):
     steps: int = 1000
     seq_len: int = 128
     eval_every: int = 100
-    eval_windows: int = 128
+    eval_windows: int | None = 128
     eval_seed: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("steps", "seq_len", "eval_every", "eval_windows"):
+        for name in ("steps", "seq_len", "eval_every"):
             check_int(name, getattr(self, name))
+        if self.eval_windows is not None:
+            check_int("eval_windows", self.eval_windows)
         check_int("eval_seed", self.eval_seed, minimum=0)
         if self.schedule == "warmup_cosine" and self.warmup >= self.steps > 1:
             raise ValueError(f"warmup must be shorter than steps={self.steps}, got warmup={self.warmup}")
@@ -317,7 +335,7 @@ def train_text_classifier(model: nn.Module, train: tuple, val: tuple | None, rec
 
 
 def train_lm(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, recipe: LMRecipe, *,
-             seed: int = 0, log: bool = True) -> History:
+             seed: int = 0, log: bool = True, callbacks: Iterable = ()) -> History:
     """Train a language model (ids (N, T) → logits (N, T, V)) in place on the 1-D id tensor
     ``train_ids`` with ``recipe`` through ``utils.fit``; every ``recipe.eval_every`` steps the record
     gets ``val_loss``, the mean loss on the recipe's fixed windows of ``val_ids``.
@@ -326,10 +344,13 @@ def train_lm(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, r
     """
     if not isinstance(recipe, LMRecipe):
         raise TypeError(f"recipe must be an LMRecipe, got {type(recipe).__name__}")
-    val_x, val_y = evaluation_windows(val_ids, recipe.eval_windows, recipe.seq_len, seed=recipe.eval_seed)
+    if recipe.eval_windows is None:
+        evaluate = lambda m: {"val_loss": split_loss(m, val_ids, recipe.seq_len)}  # noqa: E731
+    else:
+        val_x, val_y = evaluation_windows(val_ids, recipe.eval_windows, recipe.seq_len, seed=recipe.eval_seed)
+        evaluate = lambda m: {"val_loss": estimate_loss(m, val_x, val_y)}  # noqa: E731
     batches = WindowBatches(train_ids, recipe.batch_size, recipe.seq_len, seed=seed)
     optimizer = recipe.optimizer(model)
     return fit(model, batches, recipe.loss, optimizer, steps=recipe.steps,
                scheduler=recipe.scheduler(optimizer, recipe.steps), clip_grad_norm=recipe.clip_grad_norm,
-               eval_every=recipe.eval_every, evaluate=lambda m: {"val_loss": estimate_loss(m, val_x, val_y)},
-               log=log)
+               eval_every=recipe.eval_every, evaluate=evaluate, callbacks=callbacks, log=log)

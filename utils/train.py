@@ -232,6 +232,18 @@ def _format(record: dict, step: int, total: int, epochs: int | None) -> str:
     return f"{progress_line(step / total)} {where} | {metrics} | {record['seconds']:.0f}s"
 
 
+class TimeBudget(Callback):
+    """Stop at the first evaluation at which ``seconds`` of wall time (training and evaluation) have
+    passed: for comparing models at equal time. Evaluate often enough (``eval_every``) that the
+    overshoot is small; ``fit`` records the time of every evaluation."""
+
+    def __init__(self, seconds: float):
+        self.seconds = check_number("seconds", seconds, low=0, low_open=True)
+
+    def on_evaluation(self, model: nn.Module, record: dict) -> bool:
+        return record["seconds"] >= self.seconds
+
+
 @torch.no_grad()
 def predict(model: nn.Module, batches: Iterable, device=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Concatenated model outputs and targets over ``batches`` of ``(inputs, targets)``, in eval mode."""

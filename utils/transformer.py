@@ -24,7 +24,7 @@ from torch import nn
 
 from .nnutils import check_choice, check_int, check_number
 
-__all__ = ["scaled_dot_product_attention", "causal_mask", "padding_mask", "MultiHeadAttention",
+__all__ = ["scaled_dot_product_attention", "causal_mask", "padding_mask", "KVCache", "MultiHeadAttention",
            "sinusoidal_positional_encoding", "LayerNorm", "FeedForward", "TransformerBlock"]
 
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
@@ -75,6 +75,27 @@ def padding_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
     return (positions < lengths[:, None])[:, None, None, :]              # (N, T) -> (N, 1, 1, T)
 
 
+class KVCache:
+    """The keys and values one attention layer has computed so far, (N, h, T_past, d_k) each.
+
+    ``extend(k, v)`` appends the new positions' keys and values and returns all of them. A language
+    model that generates one token at a time then computes each token's key and value once, instead
+    of recomputing the whole prefix at every step.
+    """
+
+    def __init__(self) -> None:
+        self.k: torch.Tensor | None = None
+        self.v: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return 0 if self.k is None else self.k.size(2)
+
+    def extend(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self.k = k if self.k is None else torch.cat([self.k, k], dim=2)
+        self.v = v if self.v is None else torch.cat([self.v, v], dim=2)
+        return self.k, self.v
+
+
 def _check_sizes(embed_dim, num_heads, dropout) -> None:
     check_int("embed_dim", embed_dim)
     check_int("num_heads", num_heads)
@@ -88,9 +109,12 @@ class MultiHeadAttention(nn.Module):
 
         head_i = attention(Q W_q[i], K W_k[i], V W_v[i]),   output = concat(head_1..head_h) W_o
 
-    forward(query, key=None, value=None, mask=None, need_weights=False):
+    forward(query, key=None, value=None, mask=None, need_weights=False, is_causal=False, cache=None):
       query: (N, T_q, D); key, value: (N, T_k, D), default: key = query, value = key (self-attention);
-      mask: boolean, broadcastable to (N, h, T_q, T_k), True = may attend;
+      mask: boolean, broadcastable to (N, h, T_q, T_k), True = may attend; ``is_causal=True`` instead
+      lets query i attend to the keys up to its own position (the last T_q of the keys are the queries'
+      own tokens); ``cache``: a :class:`KVCache` that keeps the keys and values of earlier calls, so
+      that generation feeds one new token at a time;
       returns output (N, T_q, D), or (output, weights (N, h, T_q, T_k)) with ``need_weights=True``.
     ``dropout`` acts on the attention weights, as in ``nn.MultiheadAttention``.
     ``fused=True`` computes the same attention with ``F.scaled_dot_product_attention`` (PyTorch's
@@ -116,18 +140,32 @@ class MultiHeadAttention(nn.Module):
         return x.view(n, t, self.num_heads, self.head_dim).transpose(1, 2)   # (N, T, D) -> (N, h, T, d_k)
 
     def forward(self, query: torch.Tensor, key: torch.Tensor | None = None, value: torch.Tensor | None = None,
-                mask: torch.Tensor | None = None, need_weights: bool = False):
+                mask: torch.Tensor | None = None, need_weights: bool = False, is_causal: bool = False,
+                cache: "KVCache | None" = None):
         key = query if key is None else key
         value = key if value is None else value
-        assert query.ndim == 3 and query.size(-1) == self.embed_dim, f"query must be (N, T, {self.embed_dim})"
-        assert key.shape[:2] == value.shape[:2], "key and value must have the same (N, T_k)"
+        if query.ndim != 3 or query.size(-1) != self.embed_dim:
+            raise ValueError(f"query must be (N, T, {self.embed_dim}), got {tuple(query.shape)}")
+        if key.shape[:2] != value.shape[:2]:
+            raise ValueError(f"key and value must have the same (N, T_k): {tuple(key.shape)}, {tuple(value.shape)}")
+        if is_causal and mask is not None:
+            raise ValueError("give either mask or is_causal=True, not both")
         q = self._split(self.q_proj(query))                        # (N, h, T_q, d_k)
         k = self._split(self.k_proj(key))                          # (N, h, T_k, d_k)
         v = self._split(self.v_proj(value))                        # (N, h, T_k, d_k)
+        if cache is not None:                                      # keys and values of earlier calls first
+            k, v = cache.extend(k, v)                              # (N, h, T_past + T_k, d_k)
+        t_q, t_k = q.size(2), k.size(2)
+        if is_causal and t_q != t_k:   # the queries are the last t_q positions: query i sees keys up to t_k - t_q + i
+            mask = torch.ones(t_q, t_k, dtype=torch.bool, device=q.device).tril(diagonal=t_k - t_q)
+            is_causal = False
         p = self.dropout if self.training else 0.0
         if self.fused and not need_weights:
-            out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p), None
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=is_causal)
+            weights = None
         else:
+            if is_causal:
+                mask = causal_mask(t_q, device=q.device)
             out, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p=p)  # (N, h, T_q, d_k)
         n, _, t_q, _ = out.shape
         out = out.transpose(1, 2).reshape(n, t_q, self.embed_dim)  # (N, h, T_q, d_k) -> (N, T_q, D)
@@ -184,17 +222,23 @@ class LayerNorm(nn.Module):
 
         y = (x - mean) / sqrt(var + eps) * weight + bias,   mean and (biased) var over the last dim
 
-    x: (..., D) -> (..., D). weight starts at 1, bias at 0, as in ``nn.LayerNorm``.
+    x: (..., D) -> (..., D). weight starts at 1, bias at 0, as in ``nn.LayerNorm``. ``fused=True``
+    computes the same with ``F.layer_norm``, PyTorch's single kernel (equal up to rounding, tested).
     """
 
-    def __init__(self, D: int, eps: float = 1e-5):
+    def __init__(self, D: int, eps: float = 1e-5, fused: bool = False):
         super().__init__()
         self.D = check_int("D", D)
         self.eps = check_number("eps", eps, low=0.0, low_open=True)
+        if not isinstance(fused, bool):
+            raise TypeError(f"fused must be True or False, got {fused!r}")
+        self.fused = fused
         self.weight = nn.Parameter(torch.ones(D))
         self.bias = nn.Parameter(torch.zeros(D))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.fused:          # the same formula in one kernel (forward and backward): a GPT step is faster
+            return F.layer_norm(x, (self.D,), self.weight, self.bias, self.eps)
         mean = x.mean(dim=-1, keepdim=True)                          # (..., 1)
         var = x.var(dim=-1, keepdim=True, unbiased=False)           # (..., 1)
         return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias
@@ -230,30 +274,36 @@ class TransformerBlock(nn.Module):
         post-norm (the article, BERT):  x = LN1(x + Attn(x));   x = LN2(x + FF(x))
         pre-norm  (GPT-2, norm_first):  x = x + Attn(LN1(x));   x = x + FF(LN2(x))
 
-    forward(x, mask=None): x (N, T, D) -> (N, T, D); mask as in ``MultiHeadAttention`` (e.g.
-    ``causal_mask(T)`` for GPT, ``padding_mask(lengths, T)`` for BERT). Dropout, as in
+    forward(x, mask=None, is_causal=False, cache=None): x (N, T, D) -> (N, T, D); mask, is_causal and
+    cache as in ``MultiHeadAttention`` (e.g.
+    ``causal_mask(T)`` for GPT, ``padding_mask(lengths, T)`` for BERT). ``fused`` and ``fused_norm``
+    switch attention and the LayerNorms to PyTorch's kernels (same results up to rounding). Dropout, as in
     ``nn.TransformerEncoderLayer``: on the attention weights, inside FF, and on each branch's output.
     """
 
     def __init__(self, embed_dim: int, num_heads: int, dim_feedforward: int, dropout: float = 0.0,
                  activation: str = "relu", norm_first: bool = False, layer_norm_eps: float = 1e-5,
-                 fused: bool = False):
+                 fused: bool = False, fused_norm: bool = False):
         super().__init__()
         _check_sizes(embed_dim, num_heads, dropout)
         self.norm_first = norm_first
         self.self_attn = MultiHeadAttention(embed_dim, num_heads, dropout, fused=fused)
         self.ff = FeedForward(embed_dim, dim_feedforward, dropout, activation)
-        self.norm1 = LayerNorm(embed_dim, layer_norm_eps)
-        self.norm2 = LayerNorm(embed_dim, layer_norm_eps)
+        self.norm1 = LayerNorm(embed_dim, layer_norm_eps, fused=fused_norm)
+        self.norm2 = LayerNorm(embed_dim, layer_norm_eps, fused=fused_norm)
         self.dropout1 = nn.Dropout(dropout)
         self.dropout2 = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, is_causal: bool = False,
+                cache: KVCache | None = None) -> torch.Tensor:
+        def attend(y):
+            return self.self_attn(y, mask=mask, is_causal=is_causal, cache=cache)
+
         if self.norm_first:
-            x = x + self.dropout1(self.self_attn(self.norm1(x), mask=mask))
+            x = x + self.dropout1(attend(self.norm1(x)))
             x = x + self.dropout2(self.ff(self.norm2(x)))
         else:
-            x = self.norm1(x + self.dropout1(self.self_attn(x, mask=mask)))
+            x = self.norm1(x + self.dropout1(attend(x)))
             x = self.norm2(x + self.dropout2(self.ff(x)))
         return x
 
