@@ -42,14 +42,15 @@ def numerical_grad(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, e
     x = x.detach().clone(memory_format=torch.contiguous_format)  # view(-1) below needs contiguous memory
     grad = torch.zeros_like(x)
     flat, gflat = x.view(-1), grad.view(-1)
-    for i in range(flat.numel()):
-        old = flat[i].item()
-        flat[i] = old + eps
-        up = float(f(x))
-        flat[i] = old - eps
-        down = float(f(x))
-        flat[i] = old
-        gflat[i] = (up - down) / (2 * eps)
+    with torch.no_grad():   # values only: f may close over parameters that require gradients
+        for i in range(flat.numel()):
+            old = flat[i].item()
+            flat[i] = old + eps
+            up = f(x).item()
+            flat[i] = old - eps
+            down = f(x).item()
+            flat[i] = old
+            gflat[i] = (up - down) / (2 * eps)
     return grad
 
 
