@@ -320,3 +320,8 @@ def test_text_classifier_recipe_checks_padding():
         recipes.TextClassifierRecipe(padding="none")
     with pytest.raises(TypeError, match="TextClassifierRecipe"):
         recipes.train_text_classifier(None, None, None, recipes.ClassifierRecipe())
+
+
+def test_improved_cnn_names_what_it_needs():
+    with pytest.raises(TypeError, match="utils.load_fashion_mnist"):
+        recipes.improved_cnn("fashion-mnist")
