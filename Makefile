@@ -1,40 +1,68 @@
 # The book's commands. `make book` and `make test` are the two a new user needs (see README.md).
-# Both create the virtual environment .venv on first use.
+# Both create the virtual environment .venv on first use. Every recipe runs in the project root, so
+# `make -C path/to/book test` and `make -f path/to/book/Makefile test` work from any directory.
+ROOT   := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 PYTHON ?= python3
-VENV   := .venv
+VENV   := $(ROOT)/.venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEVSTAMP := $(VENV)/.installed-dev
 # Data: the offline copies next to the project (when that folder exists), unless the caller points elsewhere.
-ifneq ($(wildcard ../shared/data),)
-export BOOK_DATA_DIR ?= $(abspath ../shared/data)
+ifneq ($(wildcard $(ROOT)/../shared/data),)
+export BOOK_DATA_DIR ?= $(abspath $(ROOT)/../shared/data)
 endif
 
-.PHONY: book test lab execute clean env
+.PHONY: book test lab execute clean env bench pdf check-browser
 
 env: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+# A Python older than the book supports stops here with one line saying so (not with a pip error).
+$(STAMP): $(ROOT)/requirements.txt $(ROOT)/pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: '$(PYTHON)' not found; install Python 3.10 or newer, or run make PYTHON=/path/to/python3"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "error: the book needs Python 3.10 or newer; $(PYTHON) is " + sys.version.split()[0] + ". Run: make PYTHON=python3.12 (any 3.10+)")'
+	cd $(ROOT) && { test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); }
+	cd $(ROOT) && $(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -c "import torch; assert torch.__version__.split('+')[0] == '2.13.0', torch.__version__"
 	touch $(STAMP)
 
 ## make book: build the HTML book from the stored notebook outputs, zero warnings allowed
 book: $(STAMP)
-	$(BIN)/jupyter-book build . -W -n --keep-going
-	@echo "The book: $(abspath _build/html/index.html)"
+	cd $(ROOT) && $(BIN)/jupyter-book build . -W -n --keep-going
+	@echo "The book: $(ROOT)/_build/html/index.html"
 
 ## make test: unit tests, notebook hygiene, and every notebook executed (quick mode) under nbval
+## (its wall time and exit status go to _build/test_time.json, which `make bench` reports)
 test: $(STAMP)
-	BOOK_QUICK=1 $(BIN)/python -m pytest
+	@mkdir -p $(ROOT)/_build
+	@cd $(ROOT) && start=$$(date +%s); BOOK_QUICK=1 $(BIN)/python -m pytest; rc=$$?; \
+	  printf '{"seconds": %s, "exit": %s, "date": "%s"}\n' $$(( $$(date +%s) - start )) $$rc "$$(date -u +'%Y-%m-%d %H:%M UTC')" > _build/test_time.json; \
+	  exit $$rc
+
+## make bench: one table of render, test and notebook times, layer speed ratios, throughput, MFU
+## (also _build/bench.json). Run it with nothing else busy on the machine.
+bench: $(STAMP)
+	cd $(ROOT) && $(BIN)/python -m utils.bench
+
+## make pdf: the PDF edition through LaTeX (xelatex, for the Chinese headings): _build/latex/book.pdf
+pdf: $(STAMP)
+	cd $(ROOT) && $(BIN)/python -m utils.pdf
+
+$(DEVSTAMP): $(STAMP) $(ROOT)/requirements-dev.txt
+	cd $(ROOT) && $(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(DEVSTAMP)
+
+## make check-browser: every page of the built HTML (make book first) loaded in headless Chromium and
+## checked, a notebook opened in JupyterLab; screenshots in _build/screenshots
+check-browser: $(DEVSTAMP)
+	cd $(ROOT) && $(BIN)/python -m utils.browser_check --lab
 
 ## make execute: re-run every notebook in full mode in place (this produces the stored outputs)
 execute: $(STAMP)
-	$(BIN)/python -m utils.notebooks $(NB)
+	cd $(ROOT) && $(BIN)/python -m utils.notebooks $(NB)
 
 ## make lab: JupyterLab on the book's environment
 lab: $(STAMP)
-	$(BIN)/jupyter lab
+	cd $(ROOT) && $(BIN)/jupyter lab
 
 clean:
-	rm -rf _build
+	rm -rf $(ROOT)/_build

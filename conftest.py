@@ -24,3 +24,19 @@ def pytest_configure(config) -> None:
             env_flag(name)
         except ValueError as exc:
             raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_collection_finish(session) -> None:
+    """Before any notebook runs, check that the data it reads is there and intact: without it, one
+    message saying how to provide the data (not a traceback from inside the first notebook)."""
+    if session.config.option.collectonly or not any(
+            str(item.path).endswith(".ipynb") for item in session.items):
+        return
+    from utils.data import check_data
+    from utils.files import DataError
+
+    try:
+        check_data()
+    except DataError as exc:
+        pytest.exit(f"the notebooks cannot run: their data is missing or corrupt.\n{exc}", returncode=4)
+

@@ -320,3 +320,39 @@ def test_make_loader_batches_and_seeded_shuffling():
 
 def test_eval_batch_size_is_a_named_constant():
     assert utils.EVAL_BATCH_SIZE == 512
+
+
+# --------------------------------------------------------------------------- the check before notebooks run
+def test_check_data_finds_and_verifies_every_file(shared_data):
+    from utils.data import check_data
+
+    paths = check_data()
+    assert len(paths) == 4 + 2 + 1 + 4          # Fashion-MNIST, MR, Tiny Shakespeare, MiniLM
+    assert all(p.is_file() for p in paths)
+
+
+def test_check_data_without_data_names_the_file_and_the_fix(tmp_path, monkeypatch):
+    from utils.data import check_data
+
+    monkeypatch.setenv("BOOK_DATA_DIR", str(tmp_path))
+    with pytest.raises(utils.MissingDataError, match=r"(?s)is missing.*Provide it in one of these ways"):
+        check_data()
+
+
+def test_notebook_run_without_data_stops_with_one_clear_message(tmp_path):
+    """What `make test` does on a machine without the data and offline: exit 4 before any notebook
+    runs, with the message that says how to provide the data, and no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = os.environ | {"BOOK_DATA_DIR": str(tmp_path), "BOOK_OFFLINE": "1",
+                        "BOOK_CACHE_DIR": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "chapters/03_algorithms/cnn.ipynb"],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    output = done.stdout + done.stderr
+    assert done.returncode == 4, output[-2000:]
+    assert "the notebooks cannot run: their data is missing or corrupt" in output
+    assert "Provide it in one of these ways" in output
+    assert "Traceback" not in output

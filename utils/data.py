@@ -92,6 +92,18 @@ def minilm_files() -> dict[str, Path]:
             for name, digest in _MINILM_HASHES.items()}
 
 
+def check_data() -> list[Path]:
+    """Find and verify every file the notebooks read (Fashion-MNIST, MR, Tiny Shakespeare, MiniLM).
+
+    Returns their paths; raises the first ``MissingDataError`` or ``ChecksumError``, whose message
+    names the file, where it was looked for and how to provide it. ``make test`` calls this before
+    it executes any notebook, so that missing data is one clear message instead of a traceback from
+    deep inside a notebook.
+    """
+    specs = [*FASHION_MNIST_FILES.values(), *MR_FILES.values(), TINY_SHAKESPEARE_FILE]
+    return [fetch(spec) for spec in specs] + list(minilm_files().values())
+
+
 # --------------------------------------------------------------------------- splits
 def split_indices(n: int, fractions: Sequence[float], seed: int = 0) -> list[torch.Tensor]:
     """Shuffle ``range(n)`` with ``seed`` and cut it into parts of the given fractions.
