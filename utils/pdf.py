@@ -1,0 +1,118 @@
+"""``make pdf``: the PDF edition, through Jupyter Book's LaTeX builder and xelatex.
+
+Steps: Sphinx writes ``_build/latex/book.tex`` (``jupyter-book build --builder latex``); ANSI colour
+codes that stored outputs may hold are removed from it (xelatex cannot typeset the escape
+character); ``latexmk`` runs xelatex until the cross-references settle; then the PDF is checked:
+its text (``pdftotext``) must hold known headings, Chinese among them, because a missing CJK font
+or glyph fails silently in LaTeX; and two pages are rendered to PNG (``pdftoppm``) for a look.
+
+Needs, besides the Python environment: xelatex and latexmk with the CJK and recommended fonts
+packages, the Noto CJK fonts and poppler's tools. On Debian:
+
+    apt-get install texlive-xetex latexmk texlive-lang-chinese texlive-fonts-recommended \\
+        fonts-noto-cjk poppler-utils
+
+    python -m utils.pdf            # -> _build/latex/book.pdf, _build/pdf-pages/page-*.png
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .notebooks import ROOT
+
+LATEX_DIR = ROOT / "_build" / "latex"
+PAGES_DIR = ROOT / "_build" / "pdf-pages"
+TOOLS = {"xelatex": "texlive-xetex", "latexmk": "latexmk", "pdftotext": "poppler-utils",
+         "pdftoppm": "poppler-utils", "pdfinfo": "poppler-utils"}
+# Headings that must survive into the PDF's text layer: a Chinese one proves the CJK font works.
+MUST_CONTAIN = ("大型人工智能模型的工作原理", "未来发展趋势与挑战", "常见问题与解答", "Notation")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def missing_tools() -> list[str]:
+    return [f"{tool} (Debian package {package})" for tool, package in TOOLS.items() if not shutil.which(tool)]
+
+
+def strip_ansi(text: str) -> tuple[str, int]:
+    """``text`` without ANSI escape sequences (colour codes of tracebacks and progress output)."""
+    return _ANSI.subn("", text)
+
+
+def _run(command: list[str], cwd: Path, what: str, log: Path | None = None) -> str:
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, errors="replace")
+    if log is not None:
+        log.write_text(done.stdout + done.stderr)
+    if done.returncode:
+        errors = [line for line in (done.stdout + done.stderr).splitlines() if line.startswith("!")]
+        where = f"; full log: {log.relative_to(ROOT)}" if log is not None else ""
+        raise RuntimeError(f"{what} failed (exit {done.returncode}){where}\n"
+                           + ("\n".join(errors[:10]) or (done.stdout + done.stderr)[-3000:]))
+    return done.stdout
+
+
+def page_count(pdf: Path) -> int:
+    info = _run(["pdfinfo", str(pdf)], ROOT, "pdfinfo")
+    return int(re.search(r"^Pages:\s+(\d+)", info, re.MULTILINE).group(1))
+
+
+def build() -> Path:
+    """Build and check ``_build/latex/book.pdf``; returns its path. Raises with the cause on failure."""
+    missing = missing_tools()
+    if missing:
+        raise FileNotFoundError("the PDF needs programs that are not installed: " + ", ".join(missing)
+                                + ". On Debian: apt-get install texlive-xetex latexmk texlive-lang-chinese "
+                                "texlive-fonts-recommended fonts-noto-cjk poppler-utils")
+    builder = Path(sys.executable).with_name("jupyter-book")
+    _run([str(builder), "build", str(ROOT), "--builder", "latex", "-W", "-n", "--keep-going"], ROOT,
+         "the LaTeX build (jupyter-book --builder latex)")
+    tex = LATEX_DIR / "book.tex"
+    text, removed = strip_ansi(tex.read_text(encoding="utf-8"))
+    tex.write_text(text, encoding="utf-8")
+    print(f"book.tex: {removed} ANSI escape sequences removed")
+    # -pdf with Sphinx's latexmkrc runs xelatex (latex_engine); as many passes as the references need.
+    _run(["latexmk", "-pdf", "-dvi-", "-ps-", "-interaction=nonstopmode", "-halt-on-error", "book.tex"],
+         LATEX_DIR, "xelatex (latexmk)", log=LATEX_DIR / "latexmk-run.log")
+    undefined = sorted(set(re.findall(r"(?:Reference|Citation) `([^']+)' on page \d+ undefined",
+                                      (LATEX_DIR / "book.log").read_text(errors="replace").replace("\n", ""))))
+    if undefined:
+        raise RuntimeError(f"the PDF has unresolved references (printed as ??): {undefined}")
+    pdf = LATEX_DIR / "book.pdf"
+    content = _run(["pdftotext", "-enc", "UTF-8", str(pdf), "-"], ROOT, "pdftotext")
+    absent = [s for s in MUST_CONTAIN if s not in content]
+    if absent:
+        raise RuntimeError(f"{pdf.relative_to(ROOT)} lacks the text {absent}: a font or glyph is missing "
+                           "(for Chinese: Debian's fonts-noto-cjk, and xeCJK in _config.yml)")
+    PAGES_DIR.mkdir(parents=True, exist_ok=True)
+    for old in PAGES_DIR.glob("page-*.png"):
+        old.unlink()
+    for first in (1, _first_page_with(pdf, "the test loss falls as a power")):
+        _run(["pdftoppm", "-png", "-r", "60", "-f", str(first), "-l", str(first), str(pdf),
+              str(PAGES_DIR / "page")], ROOT, "pdftoppm")
+    return pdf
+
+
+def _first_page_with(pdf: Path, needle: str) -> int:
+    """The first page whose text holds ``needle`` (1 if none)."""
+    pages = _run(["pdftotext", "-enc", "UTF-8", str(pdf), "-"], ROOT, "pdftotext").split("\f")
+    hits = [i for i, page in enumerate(pages, 1) if needle in page]
+    return hits[0] if hits else 1
+
+
+def main() -> int:
+    try:
+        pdf = build()
+    except (FileNotFoundError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    pngs = sorted(p.name for p in PAGES_DIR.glob("page-*.png"))
+    print(f"{pdf.relative_to(ROOT)}: {page_count(pdf)} pages, {pdf.stat().st_size / 1e6:.1f} MB; "
+          f"text holds {', '.join(MUST_CONTAIN)}; pages rendered: {', '.join(pngs)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
