@@ -1,0 +1,326 @@
+"""``make check-browser``: every page of the built HTML book loaded in headless Chromium and checked.
+
+The HTML in ``_build/html`` (``make book``) is served on localhost and each page the table of
+contents names is loaded at 1280 × 900 pixels. Per page: no JavaScript errors in the console;
+MathJax typeset every formula (no error nodes, no raw ``$$`` or ``\\(`` left in the prose); every
+image loaded; no Markdown table reached the page as raw ``|---|`` text; nothing but code listings
+and their outputs wider than the window. Over the whole site: every internal link and ``#anchor``
+resolves (checked on the HTML files). The search page must find a known term. Screenshots of three
+key pages (one in the dark theme) go to ``_build/screenshots``.
+
+Needs Chromium and its driver (Debian: ``apt-get install chromium chromium-driver``; elsewhere set
+``BOOK_CHROME`` and ``BOOK_CHROMEDRIVER`` to the browser and driver programs) and Selenium
+(``requirements-dev.txt``).
+
+    python -m utils.browser_check [--lab]      # --lab: also a notebook in JupyterLab, screenshot
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import html.parser
+import http.server
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .notebooks import ROOT, has_table, toc_files
+
+HTML = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "screenshots"
+WIDTH, HEIGHT = 1280, 900
+SEARCH_TERM, SEARCH_MUST_FIND = "backpropagation", "chapters/02_core_concepts/05_backpropagation.html"
+# (page, file name, theme, element to scroll to): the reader's first page, a chapter with formulas,
+# and a plot in the dark theme (plots must stay readable there)
+SCREENSHOTS = [("chapters/preface.html", "preface-light.png", "light", None),
+               ("chapters/03_algorithms/transformer.html", "transformer-light.png", "light", None),
+               ("chapters/05_outlook/trends.html", "trends-plot-dark.png", "dark", ".cell_output img")]
+LAB_NOTEBOOK = "chapters/03_algorithms/cnn.ipynb"
+
+# Run in the page: what a reader would see that is wrong. Code listings (pre), notebook outputs and
+# formulas may scroll sideways inside their own box; the page itself and the prose must not.
+PAGE_PROBLEMS_JS = r"""
+const main = document.querySelector("main") || document.body;
+const problems = [];
+const mathErrors = document.querySelectorAll("mjx-merror, .MathJax_Error, mjx-container [data-mjx-error]");
+if (mathErrors.length) problems.push(`${mathErrors.length} MathJax error node(s): ` +
+    Array.from(mathErrors).slice(0, 3).map(e => e.textContent.slice(0, 60)).join(" | "));
+// the prose as rendered (innerText keeps line breaks only on laid-out elements): hide code, outputs
+// and typeset formulas for a moment, read the text, show them again
+const hidden = Array.from(main.querySelectorAll(
+    "pre, code, script, style, mjx-container, .highlight, .cell_output, textarea"));
+const before = hidden.map(e => e.style.display);
+hidden.forEach(e => { e.style.display = "none"; });
+const text = main.innerText;
+hidden.forEach((e, i) => { e.style.display = before[i]; });
+for (const raw of ["$$", "\\(", "\\[", "\\begin{"]) {
+  const at = text.indexOf(raw);
+  if (at >= 0) problems.push(`raw TeX ${JSON.stringify(raw)} in the text: ` +
+                             JSON.stringify(text.slice(Math.max(0, at - 40), at + 40)));
+}
+const images = Array.from(document.images);
+const broken = images.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute("src"));
+if (broken.length) problems.push(`images that did not load: ${broken.slice(0, 5).join(", ")}`);
+const width = document.documentElement.clientWidth;
+if (document.documentElement.scrollWidth > width + 1)
+  problems.push(`the page scrolls sideways: ${document.documentElement.scrollWidth} px wide in a ${width} px window`);
+const allowed = "pre, .highlight, .cell_output, .output, mjx-container, .math, table, .table-wrapper, .pst-scrollable-table-container";
+const wide = Array.from(main.querySelectorAll("p, li, h1, h2, h3, h4, dd, dt, figcaption, td, th"))
+  .filter(e => !e.closest(allowed) && e.getBoundingClientRect().right > width + 1)
+  .map(e => e.tagName + ": " + e.textContent.trim().slice(0, 50));
+if (wide.length) problems.push(`text wider than the window: ${wide.slice(0, 3).join(" | ")}`);
+return {problems: problems, text: text};
+"""
+
+WAIT_FOR_MATHJAX_JS = r"""
+const done = arguments[arguments.length - 1];
+const start = Date.now();
+(function poll() {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    MathJax.startup.promise.then(() => done("ok"), e => done("error: " + e));
+  } else if (!document.querySelector("script[src*='mathjax']") || Date.now() - start > 20000) {
+    done(document.querySelector("script[src*='mathjax']") ? "MathJax did not start" : "no MathJax");
+  } else { setTimeout(poll, 100); }
+})();
+"""
+
+
+# --------------------------------------------------------------------------- links, on the HTML files
+class _Anchors(html.parser.HTMLParser):
+    """The ids of a page and the targets of its links."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids: set[str] = set()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        if tag == "a" and attrs.get("name"):
+            self.ids.add(attrs["name"])
+        if tag == "a" and attrs.get("href"):
+            self.links.append(attrs["href"])
+
+
+@functools.lru_cache(maxsize=None)
+def _parse(path: Path) -> _Anchors:
+    parser = _Anchors()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def broken_links(pages: list[Path], root: Path = HTML) -> list[str]:
+    """Internal links of ``pages`` (HTML files under ``root``) whose file or ``#anchor`` is missing."""
+    problems = []
+    for page in pages:
+        for href in _parse(page).links:
+            parts = urllib.parse.urlsplit(href)
+            if parts.scheme or parts.netloc or href.startswith(("mailto:", "javascript:")):
+                continue
+            target = (page.parent / urllib.parse.unquote(parts.path)).resolve() if parts.path else page
+            if target.is_dir():
+                target = target / "index.html"
+            where = f"{page.relative_to(root)}: {href}"
+            if not target.is_file():
+                problems.append(f"{where} (no file {target.relative_to(root.resolve()) if target.is_relative_to(root.resolve()) else target})")
+            elif parts.fragment and target.suffix == ".html" and urllib.parse.unquote(parts.fragment) not in _parse(target).ids:
+                problems.append(f"{where} (no id {parts.fragment!r} in {target.name})")
+    return problems
+
+
+# --------------------------------------------------------------------------- the browser
+def _program(env: str, *names: str) -> str:
+    if os.environ.get(env):
+        return os.environ[env]
+    for name in names:
+        if shutil.which(name):
+            return shutil.which(name)
+    raise FileNotFoundError(f"none of {', '.join(names)} found: install Chromium and its driver (Debian: "
+                            f"apt-get install chromium chromium-driver) or set {env}")
+
+
+def browser():
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        raise ImportError("the browser check needs Selenium: pip install -r requirements-dev.txt") from None
+    options = webdriver.ChromeOptions()
+    options.binary_location = _program("BOOK_CHROME", "chromium", "chromium-browser", "google-chrome")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                f"--window-size={WIDTH},{HEIGHT}", "--hide-scrollbars", "--force-device-scale-factor=1"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(_program("BOOK_CHROMEDRIVER", "chromedriver")), options=options)
+    driver.set_window_size(WIDTH, HEIGHT)
+    driver.set_script_timeout(30)
+    return driver
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def serve(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+@dataclass
+class PageReport:
+    page: str
+    problems: list[str] = field(default_factory=list)
+
+
+def check_page(driver, url: str, page: str) -> PageReport:
+    report = PageReport(page)
+    driver.get(url + page)
+    state = driver.execute_async_script(WAIT_FOR_MATHJAX_JS)
+    if state not in ("ok", "no MathJax"):
+        report.problems.append(f"MathJax: {state}")
+    result = driver.execute_script(PAGE_PROBLEMS_JS)
+    report.problems += result["problems"]
+    if has_table(result["text"]):
+        report.problems.append("a Markdown table reached the page as raw | --- | text")
+    for entry in driver.get_log("browser"):
+        if entry["level"] == "SEVERE":
+            report.problems.append(f"console error: {entry['message'][:200]}")
+    return report
+
+
+def check_search(driver, url: str) -> list[str]:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(f"{url}search.html?q={SEARCH_TERM}")
+    try:
+        WebDriverWait(driver, 30).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "ul.search li a")
+            or "did not match any documents" in d.find_element(By.TAG_NAME, "body").text)
+    except Exception as exc:  # a timeout: the search never finished
+        return [f"search for {SEARCH_TERM!r} showed no result list ({type(exc).__name__})"]
+    found = [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, "ul.search li a")]
+    if not any(SEARCH_MUST_FIND in (h or "") for h in found):
+        return [f"search for {SEARCH_TERM!r} did not find {SEARCH_MUST_FIND} (found {len(found)} results)"]
+    return []
+
+
+def screenshot(driver, url: str, page: str, name: str, theme: str, scroll_to: str | None = None) -> Path:
+    driver.get(url + page)
+    # pydata-sphinx-theme keeps the reader's choice in localStorage and on <html data-theme>
+    driver.execute_script("localStorage.setItem('theme', arguments[0]); localStorage.setItem('mode', arguments[0]);"
+                          "document.documentElement.dataset.theme = arguments[0];"
+                          "document.documentElement.dataset.mode = arguments[0];", theme)
+    driver.refresh()
+    driver.execute_async_script(WAIT_FOR_MATHJAX_JS)
+    if scroll_to:
+        driver.execute_script("document.querySelector(arguments[0]).scrollIntoView({block: 'center'})", scroll_to)
+    time.sleep(0.5)
+    if driver.execute_script("return document.documentElement.dataset.theme") != theme:
+        raise RuntimeError(f"{page}: the theme did not switch to {theme}")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / name
+    driver.save_screenshot(str(path))
+    driver.execute_script("localStorage.clear()")
+    return path
+
+
+def lab_screenshot(driver) -> tuple[Path, list[str]]:
+    """Open a notebook in JupyterLab (with jupyterlab-myst) and screenshot it; the MyST markup must be
+    rendered, not shown as raw text."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log_path = ROOT / "_build" / "lab-check.log"
+    log = log_path.open("w")
+    # --allow-root: CI containers run as root; the server listens on 127.0.0.1 only
+    lab = subprocess.Popen([str(Path(sys.executable).with_name("jupyter")), "lab", "--no-browser", f"--port={port}",
+                            "--IdentityProvider.token=", "--ServerApp.password=", "--ServerApp.ip=127.0.0.1",
+                            f"--ServerApp.root_dir={ROOT}", "--allow-root", "--LabApp.news_url=None",
+                            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+                           stdout=log, stderr=subprocess.STDOUT)
+    problems = []
+    try:
+        url = f"http://127.0.0.1:{port}/lab/tree/{LAB_NOTEBOOK}"
+        deadline = time.time() + 60
+        while True:
+            if lab.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited (code {lab.returncode}); see {log_path.relative_to(ROOT)}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.time() > deadline:
+                    raise RuntimeError(f"JupyterLab did not listen within 60 s; see {log_path.relative_to(ROOT)}")
+                time.sleep(1)
+        driver.get(url)
+        WebDriverWait(driver, 90).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-MarkdownCell h1"))
+        time.sleep(3)   # let MathJax and the MyST renderer finish
+        text = driver.find_element(By.CSS_SELECTOR, ".jp-Notebook").text
+        for raw in ("(ch3-cnn)=", "{cite:t}", "{cite:p}", ":::{"):
+            if raw in text:
+                problems.append(f"JupyterLab shows raw MyST {raw!r} in {LAB_NOTEBOOK}")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        path = SHOTS / "lab-cnn.png"
+        driver.save_screenshot(str(path))
+    finally:
+        lab.terminate()
+        lab.wait(timeout=30)
+        log.close()
+    return path, problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m utils.browser_check", description=__doc__.split("\n")[0])
+    parser.add_argument("--lab", action="store_true", help="also open a notebook in JupyterLab and screenshot it")
+    args = parser.parse_args(argv)
+    if not (HTML / "index.html").is_file():
+        print(f"error: {HTML.relative_to(ROOT)}/index.html is missing: run `make book` first", file=sys.stderr)
+        return 1
+    pages = [str(p.with_suffix(".html")) for p in toc_files()]
+    files = sorted(p for p in HTML.rglob("*.html") if "_static" not in p.parts and "_sources" not in p.parts)
+    problems = [f"link {p}" for p in broken_links(files)]
+    server, url = serve(HTML)
+    driver = browser()
+    try:
+        started = time.perf_counter()
+        for page in pages:
+            report = check_page(driver, url, page)
+            problems += [f"{page}: {p}" for p in report.problems]
+            print(f"  {'ok ' if not report.problems else 'BAD'} {page}", flush=True)
+        problems += check_search(driver, url)
+        shots = [screenshot(driver, url, *args) for args in SCREENSHOTS]
+        if args.lab:
+            shot, lab_problems = lab_screenshot(driver)
+            shots.append(shot)
+            problems += lab_problems
+        seconds = time.perf_counter() - started
+    finally:
+        driver.quit()
+        server.shutdown()
+    print(f"{len(pages)} pages loaded in Chromium, {len(files)} HTML files' links checked, search checked, "
+          f"in {seconds:.0f} s; screenshots: {', '.join(str(s.relative_to(ROOT)) for s in shots)}")
+    if problems:
+        print(f"{len(problems)} problem(s):\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 1
+    print("no problems")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
