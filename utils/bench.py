@@ -1,0 +1,236 @@
+"""``make bench``: how fast the book is for its readers, in one table (also written as JSON).
+
+Rows: the time to render the book (execution off), the quick-mode test suite (the last ``make test``),
+each notebook's full run (the run records that ``make execute`` stores in the notebooks), the speed of
+the book's from-scratch layers against PyTorch's, training throughput of the CNN and the GPT, this
+machine's float32 matrix-product rate and the GPT's model FLOP utilisation (MFU). Each row has its
+target, where the project sets one, and says whether it is met.
+
+Run it alone: a second process using the cores changes every timing several-fold.
+
+    python -m utils.bench [--no-render] [--json PATH]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import conv, gpt, lm, notebooks, rnn, transformer
+from .cnn import ImprovedCNN, ImprovedCNNConfig
+
+ROOT = notebooks.ROOT
+TEST_RECORD = ROOT / "_build" / "test_time.json"   # written by `make test`
+DEFAULT_JSON = ROOT / "_build" / "bench.json"
+
+# Targets, in seconds unless the unit says otherwise (issue: "the book as readers meet it").
+RENDER_TARGET_S = 60
+TESTS_TARGET_S = 600
+NOTEBOOK_TARGET_S = 600
+BOOK_TARGET_S = 3600
+
+
+@dataclass
+class Row:
+    group: str
+    name: str
+    value: float | None
+    unit: str
+    target: str = ""
+    met: bool | None = None     # None: no target
+    note: str = ""
+
+
+def best_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 2) -> float:
+    """The fastest of ``repeats`` timed calls of ``fn`` after ``warmup`` untimed ones (seconds)."""
+    for _ in range(warmup):
+        fn()
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def matmul_gflops(n: int = 2048) -> float:
+    """This machine's float32 rate on an n × n matrix product (2n³ operations), in GFLOP/s."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    return 2 * n ** 3 / best_seconds(lambda: a @ b, repeats=10) / 1e9
+
+
+@torch.no_grad()
+def speed_ratios() -> dict[str, float]:
+    """Time of the book's from-scratch layer / time of PyTorch's, forward, on chapter-sized inputs."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 16, 28, 28, generator=g)
+    w, b = torch.randn(32, 16, 3, 3, generator=g), torch.randn(32, generator=g)
+    ratios = {"convolution (im2col vs F.conv2d)":
+              best_seconds(lambda: conv.conv2d(x, w, b, padding=1))
+              / best_seconds(lambda: F.conv2d(x, w, b, padding=1))}
+    ours, theirs = rnn.LSTM(64, 128), nn.LSTM(64, 128, batch_first=True)
+    seq = torch.randn(64, 50, 64, generator=g)
+    ratios["LSTM (Python loop over time vs nn.LSTM)"] = (best_seconds(lambda: ours(seq))
+                                                        / best_seconds(lambda: theirs(seq)))
+    q, k, v = (torch.randn(32, 4, 64, 32, generator=g) for _ in range(3))
+    ratios["attention (written out vs F.scaled_dot_product_attention)"] = (
+        best_seconds(lambda: transformer.scaled_dot_product_attention(q, k, v))
+        / best_seconds(lambda: F.scaled_dot_product_attention(q, k, v)))
+    return ratios
+
+
+def _train_steps(model: nn.Module, batches: Callable[[], tuple], loss_fn, steps: int) -> float:
+    """Seconds per AdamW training step (forward, backward, update), median of ``steps`` after 3."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    times = []
+    for step in range(steps + 3):
+        inputs, targets = batches()
+        start = time.perf_counter()
+        loss = loss_fn(model(inputs), targets)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if step >= 3:
+            times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def cnn_images_per_second(batch: int = 128, steps: int = 20) -> float:
+    """Training throughput of the book's stronger CNN (4.1.1) on 28 × 28 images."""
+    torch.manual_seed(0)
+    model = ImprovedCNN(ImprovedCNNConfig()).train()
+    x, y = torch.rand(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
+    return batch / _train_steps(model, lambda: (x, y), F.cross_entropy, steps)
+
+
+def gpt_step(batch: int = 24, steps: int = 20) -> tuple[float, float]:
+    """Training tokens per second of the GPT page's final shape (4 layers, width 128, context 64,
+    batch 24) and its FLOPs per token, 6 n_mm + 12 n_layers T D (eq-ch4-gpt-flops)."""
+    torch.manual_seed(0)
+    config = gpt.GPTConfig(vocab_size=65)
+    model = gpt.GPT(config).train()
+    T = config.block_size
+    ids = torch.randint(0, config.vocab_size, (batch, T + 1))
+    seconds = _train_steps(model, lambda: (ids[:, :-1], ids[:, 1:]), lm.lm_loss, steps)
+    n_mm = sum(p.numel() for name, p in model.named_parameters()
+               if p.dim() == 2 and not name.startswith("pos."))
+    flops_per_token = 6 * n_mm + 12 * config.num_layers * T * config.embed_dim
+    return batch * T / seconds, flops_per_token
+
+
+def render_seconds() -> float:
+    """Wall time of a clean HTML build from the stored outputs (execution off), into a temporary
+    folder so that the reader's _build stays as it is."""
+    builder = Path(sys.executable).with_name("jupyter-book")
+    if not builder.exists():
+        raise FileNotFoundError(f"{builder} is missing: run `make env` first")
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        done = subprocess.run([str(builder), "build", str(ROOT), "--path-output", out, "-W", "-n",
+                               "--keep-going", "-q"], capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+    if done.returncode:
+        raise RuntimeError(f"the book build failed (exit {done.returncode}); run `make book` to see why:\n"
+                           + done.stderr[-2000:])
+    return seconds
+
+
+def test_row(record_path: Path = TEST_RECORD) -> Row:
+    """The last ``make test`` (its wall time, from the record the Makefile writes)."""
+    name = "quick-mode test suite (last `make test`)"
+    if not record_path.exists():
+        return Row("book", name, None, "s", f"≤ {TESTS_TARGET_S}", None, "not measured yet: run `make test` first")
+    record = json.loads(record_path.read_text())
+    s = float(record["seconds"])
+    return Row("book", name, s, "s", f"≤ {TESTS_TARGET_S}", s <= TESTS_TARGET_S,
+               f"exit {record['exit']}, {record['date']}")
+
+
+def notebook_rows(root: Path = ROOT) -> list[Row]:
+    """One row per notebook of the table of contents (its stored full run), and their sum."""
+    rows, total, missing = [], 0.0, []
+    for path in notebooks.notebooks(root):
+        info = notebooks.run_info(root / path)
+        if not info:
+            missing.append(str(path))
+            continue
+        s = float(info["seconds"])
+        total += s
+        rows.append(Row("notebook, full run", str(path.relative_to("chapters")), s, "s",
+                        f"≤ {NOTEBOOK_TARGET_S}", s <= NOTEBOOK_TARGET_S,
+                        f"{info.get('cpus', '?')} CPUs, torch {info.get('torch', '?')}"))
+    rows.append(Row("book", "every notebook, full run (sum)", total, "s", f"≤ {BOOK_TARGET_S}",
+                    total <= BOOK_TARGET_S and not missing,
+                    f"no run record: {', '.join(missing)}" if missing else ""))
+    return rows
+
+
+def collect(render: bool = True) -> list[Row]:
+    rows: list[Row] = []
+    if render:
+        s = render_seconds()
+        rows.append(Row("book", "render the HTML (execution off)", s, "s", f"≤ {RENDER_TARGET_S}",
+                        s <= RENDER_TARGET_S))
+    rows.append(test_row())
+    rows += notebook_rows()
+    for name, ratio in speed_ratios().items():
+        rows.append(Row("from scratch / PyTorch", name, ratio, "× time"))
+    peak = matmul_gflops()
+    rows.append(Row("throughput", "float32 matrix product, 2048 × 2048", peak, "GFLOP/s"))
+    rows.append(Row("throughput", "CNN training (4.1.1, batch 128)", cnn_images_per_second(), "images/s"))
+    tokens, flops_per_token = gpt_step()
+    rows.append(Row("throughput", "GPT training (4 × 128, context 64, batch 24)", tokens, "tokens/s"))
+    rows.append(Row("throughput", "GPT model FLOP utilisation", 100 * tokens * flops_per_token / (peak * 1e9),
+                    "% of the matmul rate"))
+    return rows
+
+
+def _format(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def table(rows: list[Row]) -> str:
+    """The rows as a Markdown table (it reads as plain text in a terminal too)."""
+    lines = ["| group | measure | value | unit | target | met | note |", "|---|---|---:|---|---|---|---|"]
+    for r in rows:
+        met = "" if r.met is None else ("yes" if r.met else "**no**")
+        lines.append(f"| {r.group} | {r.name} | {_format(r.value)} | {r.unit} | {r.target} | {met} | {r.note} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m utils.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--no-render", action="store_true", help="skip the book build (about a minute)")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write the rows ({DEFAULT_JSON})")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(os.cpu_count() or 1)
+    rows = collect(render=not args.no_render)
+    print(table(rows))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "machine": platform.machine(),
+            "torch": torch.__version__.split("+")[0], "python": platform.python_version()}
+    args.json.write_text(json.dumps({"machine": meta, "rows": [asdict(r) for r in rows]}, indent=1) + "\n")
+    print(f"\nwritten: {args.json.relative_to(ROOT) if args.json.is_relative_to(ROOT) else args.json}")
+    misses = [r.name for r in rows if r.met is False]
+    if misses:
+        print(f"targets missed: {len(misses)} (see the README's reproducibility section for the causes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
