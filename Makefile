@@ -6,7 +6,6 @@ PYTHON ?= python3
 VENV   := $(ROOT)/.venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-DEVSTAMP := $(VENV)/.installed-dev
 # Data: the offline copies next to the project (when that folder exists), unless the caller points elsewhere.
 ifneq ($(wildcard $(ROOT)/../shared/data),)
 export BOOK_DATA_DIR ?= $(abspath $(ROOT)/../shared/data)
@@ -47,13 +46,9 @@ bench: $(STAMP)
 pdf: $(STAMP)
 	cd $(ROOT) && $(BIN)/python -m utils.pdf
 
-$(DEVSTAMP): $(STAMP) $(ROOT)/requirements-dev.txt
-	cd $(ROOT) && $(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	touch $(DEVSTAMP)
-
 ## make check-browser: every page of the built HTML (make book first) loaded in headless Chromium and
 ## checked, a notebook opened in JupyterLab; screenshots in _build/screenshots
-check-browser: $(DEVSTAMP)
+check-browser: $(STAMP)
 	cd $(ROOT) && $(BIN)/python -m utils.browser_check --lab
 
 ## make execute: re-run every notebook in full mode in place (this produces the stored outputs)

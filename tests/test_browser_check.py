@@ -43,7 +43,7 @@ def test_the_built_book_has_no_broken_internal_link():
 needs_browser = pytest.mark.skipif(
     importlib.util.find_spec("selenium") is None
     or not (shutil.which("chromium") or shutil.which("google-chrome")) or not shutil.which("chromedriver"),
-    reason="needs Chromium, chromedriver and Selenium (requirements-dev.txt)")
+    reason="needs Chromium and chromedriver (Debian: apt-get install chromium chromium-driver) and Selenium")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ key pages (one in the dark theme) go to ``_build/screenshots``.
 
 Needs Chromium and its driver (Debian: ``apt-get install chromium chromium-driver``; elsewhere set
 ``BOOK_CHROME`` and ``BOOK_CHROMEDRIVER`` to the browser and driver programs) and Selenium
-(``requirements-dev.txt``).
+(in ``requirements.txt``).
 
     python -m utils.browser_check [--lab]      # --lab: also a notebook in JupyterLab, screenshot
 """
@@ -153,7 +153,7 @@ def browser():
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
     except ImportError:
-        raise ImportError("the browser check needs Selenium: pip install -r requirements-dev.txt") from None
+        raise ImportError("the browser check needs Selenium: pip install -r requirements.txt") from None
     options = webdriver.ChromeOptions()
     options.binary_location = _program("BOOK_CHROME", "chromium", "chromium-browser", "google-chrome")
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
