@@ -381,6 +381,34 @@ def test_processes_racing_on_a_corrupt_cached_file_online(data_dir, tmp_path, is
     assert cached.read_bytes() == CONTENT and files_under(isolated_book_env) == [cached]
 
 
+def test_discarding_a_corrupt_copy_never_hides_a_good_one_that_replaced_it(tmp_path):
+    """A process that found the cached file corrupt removes it, but another has meanwhile installed a
+    good copy: the good copy must stay, and must never be missing, even for a moment, to a reader
+    (an earlier _discard renamed it aside to check it, and a reader then got FileNotFoundError)."""
+    path = write(tmp_path / "ds" / "a.txt", b"corrupt")
+    corrupt_seen = os.stat(path)
+    with files.atomic_path(path) as tmp:                 # the other process's verified copy
+        tmp.write_bytes(CONTENT)
+    stop, missing = threading.Event(), []
+
+    def read_all_the_time():
+        while not stop.is_set():
+            if not path.exists():
+                missing.append(1)
+
+    reader = threading.Thread(target=read_all_the_time)
+    reader.start()
+    try:
+        for _ in range(3000):
+            files._discard(path, corrupt_seen)
+    finally:
+        stop.set()
+        reader.join()
+    assert path.read_bytes() == CONTENT
+    assert not missing, f"the good copy was missing {len(missing)} times while a corrupt one was discarded"
+    assert files_under(tmp_path) == [path]
+
+
 # --------------------------------------------------------------------------- atomic_path
 def test_atomic_path_replaces_only_on_success(tmp_path):
     target = write(tmp_path / "t.bin", b"old")

@@ -20,7 +20,6 @@ import os
 import stat
 import tempfile
 import urllib.request
-import uuid
 import warnings
 import zlib
 from contextlib import contextmanager
@@ -29,6 +28,11 @@ from pathlib import Path
 from typing import Iterator
 
 from .runtime import env_flag
+
+try:                         # POSIX; elsewhere the cache's lock is a no-op (see _folder_lock)
+    import fcntl
+except ImportError:          # pragma: no cover - Windows
+    fcntl = None
 
 DATA_DIR_ENV = "BOOK_DATA_DIR"      # a folder laid out like ../shared/data
 CACHE_DIR_ENV = "BOOK_CACHE_DIR"    # where downloads (and trained weights) are cached
@@ -95,6 +99,24 @@ def data_dir() -> Path | None:
 
 
 @contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` between processes (``flock`` on the folder itself, so no
+    lock file is left behind). Every change of a cached file's name — the rename that installs a
+    new copy, the removal of a corrupt one — happens under it, so a process that removes a corrupt
+    copy never removes a good one that another process has just installed. Where ``fcntl`` is
+    missing (Windows) it does nothing."""
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)          # closing releases the lock
+
+
+@contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Write ``target`` atomically: yields a temporary path in the same folder to write (and verify);
     when the block ends without an exception the file is renamed onto ``target`` (``os.replace``,
@@ -111,7 +133,8 @@ def atomic_path(target: Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        os.replace(tmp, target)   # readers see the old file or the new one, never half a file
+        with _folder_lock(target.parent):
+            os.replace(tmp, target)   # readers see the old file or the new one, never half a file
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -182,19 +205,19 @@ def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
 def _discard(path: Path, seen: os.stat_result) -> None:
     """Remove the corrupt file ``seen`` at ``path``, unless another process got there first.
 
-    The file is first renamed to a name of its own (atomic: of several processes, one wins); if what
-    was moved is not the file that was found corrupt (another process has meanwhile put a verified
-    copy there), it is moved back.
+    Under the folder's lock (which every installation of a new copy also takes) the file at ``path``
+    is removed only if it is still the one found corrupt: if another process has meanwhile removed
+    it, or put a verified copy there, nothing is done. (An earlier version renamed the file aside to
+    check it, which left ``path`` missing for a moment, and a process reading the good copy then
+    failed with FileNotFoundError.)
     """
-    aside = path.with_name(f".{path.name}.{uuid.uuid4().hex}.corrupt")
-    try:
-        os.rename(path, aside)
-    except FileNotFoundError:
-        return          # another process removed it already
-    if _same_file(os.stat(aside), seen):
-        aside.unlink(missing_ok=True)
-    else:
-        os.replace(aside, path)     # a newer copy: put it back
+    with _folder_lock(path.parent):
+        try:
+            now = os.stat(path)
+        except FileNotFoundError:
+            return          # another process removed it already
+        if _same_file(now, seen):
+            path.unlink()
 
 
 def _cached_copy(cached: Path, spec: DataFile) -> bool:
