@@ -82,6 +82,7 @@ def build() -> Path:
         raise RuntimeError(f"the PDF has unresolved references (printed as ??): {undefined}")
     pdf = LATEX_DIR / "book.pdf"
     content = _run(["pdftotext", "-enc", "UTF-8", str(pdf), "-"], ROOT, "pdftotext")
+    pages = content.split("\f")                     # pdftotext ends every page with a form feed
     absent = [s for s in MUST_CONTAIN if s not in content]
     if absent:
         raise RuntimeError(f"{pdf.relative_to(ROOT)} lacks the text {absent}: a font or glyph is missing "
@@ -89,17 +90,15 @@ def build() -> Path:
     PAGES_DIR.mkdir(parents=True, exist_ok=True)
     for old in PAGES_DIR.glob("page-*.png"):
         old.unlink()
-    for first in (1, _first_page_with(pdf, "the test loss falls as a power")):
+    for first in (1, _first_page_with(pages, "the test loss falls as a power")):
         _run(["pdftoppm", "-png", "-r", "60", "-f", str(first), "-l", str(first), str(pdf),
               str(PAGES_DIR / "page")], ROOT, "pdftoppm")
     return pdf
 
 
-def _first_page_with(pdf: Path, needle: str) -> int:
-    """The first page whose text holds ``needle`` (1 if none)."""
-    pages = _run(["pdftotext", "-enc", "UTF-8", str(pdf), "-"], ROOT, "pdftotext").split("\f")
-    hits = [i for i, page in enumerate(pages, 1) if needle in page]
-    return hits[0] if hits else 1
+def _first_page_with(pages: list[str], needle: str) -> int:
+    """The number (from 1) of the first page whose text holds ``needle`` (1 if none)."""
+    return next((i for i, page in enumerate(pages, 1) if needle in page), 1)
 
 
 def main() -> int:
