@@ -3,7 +3,8 @@ loop that trains it (:func:`utils.fit`).
 
 A recipe is a frozen dataclass of choices with one shape for every model of the book:
 
-* ``recipe.optimizer(model)``: AdamW over the trainable parameters;
+* ``recipe.optimizer(model)``: AdamW over the trainable parameters (an ``LMRecipe`` with
+  ``muon_lr`` uses Muon for the hidden weight matrices);
 * ``recipe.scheduler(optimizer, total_steps)``: the learning-rate schedule (or None);
 * ``recipe.loss(logits, targets)``: cross-entropy, with label smoothing if the recipe asks;
 * ``recipe.clip_grad_norm``: passed on to ``fit``.
@@ -32,6 +33,7 @@ from .cnn import ImprovedCNN, ImprovedCNNConfig
 from .data import EVAL_BATCH_SIZE, Dataset, Split, images_to_float, make_loader
 from .lm import WindowBatches, estimate_loss, evaluation_windows, split_loss
 from .nnutils import check_choice, check_int, check_number
+from .optim import muon_with_adamw
 from .runtime import budget, seed_everything
 from .text import PADDINGS, TextBatches, make_text_loader
 from .train import History, evaluate_classifier, fit
@@ -204,7 +206,9 @@ class LMRecipe(Recipe):
     windows of ``seq_len`` ids, evaluated every ``eval_every`` steps on ``eval_windows`` fixed
     validation windows (:func:`utils.lm.evaluation_windows` with ``eval_seed``), or on the whole
     validation split when ``eval_windows`` is None (:func:`utils.lm.split_loss`). The defaults: AdamW
-    at 2·10⁻³ with 50 warm-up steps, cosine decay to a tenth, gradients clipped at norm 1."""
+    at 2·10⁻³ with 50 warm-up steps, cosine decay to a tenth, gradients clipped at norm 1. With
+    ``muon_lr`` set, Muon trains the hidden weight matrices at that rate and AdamW the rest at ``lr``
+    (:func:`utils.optim.muon_with_adamw`; the schedule scales both)."""
 
     batch_size: int = 32
     lr: float = 2e-3
@@ -216,11 +220,14 @@ class LMRecipe(Recipe):
     eval_every: int = 100
     eval_windows: int | None = 128
     eval_seed: int = 0
+    muon_lr: float | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         for name in ("steps", "seq_len", "eval_every"):
             check_int(name, getattr(self, name))
+        if self.muon_lr is not None:
+            check_number("muon_lr", self.muon_lr, low=0, low_open=True)
         if self.eval_windows is not None:
             check_int("eval_windows", self.eval_windows)
         check_int("eval_seed", self.eval_seed, minimum=0)
@@ -231,6 +238,14 @@ class LMRecipe(Recipe):
     def tokens(self) -> int:
         """Ids predicted in training: steps · batch_size · seq_len."""
         return self.steps * self.batch_size * self.seq_len
+
+    def optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        """:meth:`Recipe.optimizer`, or with ``muon_lr`` set Muon for the hidden matrices and AdamW
+        (with the same betas, weight decay and ``decay_vectors``) for the other parameters."""
+        if self.muon_lr is None:
+            return super().optimizer(model)
+        return muon_with_adamw(model, lr=self.lr, muon_lr=self.muon_lr, betas=self.betas,
+                               weight_decay=self.weight_decay, decay_vectors=self.decay_vectors)
 
 
 # --------------------------------------------------------------------------- augmentation

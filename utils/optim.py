@@ -1,0 +1,107 @@
+"""Muon for a network's hidden weight matrices, AdamW for everything else.
+
+Muon (Jordan et al., 2024) replaces a weight matrix's momentum-averaged gradient M by the nearest
+semi-orthogonal matrix U V^T (M = U S V^T its singular value decomposition), computed approximately
+by a few steps of a Newton-Schulz iteration: every direction of the update gets the same size, so
+directions that the gradient barely touches are not starved by a few dominant ones. It applies to
+matrices that multiply activations; embedding tables, the output layer tied to them, biases and
+LayerNorm weights keep AdamW (Liu et al., 2025).
+
+Training uses PyTorch's ``torch.optim.Muon``; :func:`newton_schulz` is the iteration written out,
+so that the book can check one of PyTorch's steps against it.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+#: The quintic's coefficients (a, b, c) of Jordan et al., PyTorch's defaults.
+NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
+
+
+def newton_schulz(g: torch.Tensor, steps: int = 5, coefficients: Sequence[float] = NS_COEFFICIENTS,
+                  *, dtype: torch.dtype = torch.bfloat16, eps: float = 1e-7) -> torch.Tensor:
+    """Approximately U V^T for the matrix g = U S V^T, returned in g's dtype.
+
+    g is divided by its Frobenius norm (so every singular value is at most 1), then ``steps`` times
+    X ← a X + b (X X^T) X + c (X X^T)^2 X, which maps each singular value s to
+    a s + b s^3 + c s^5 and leaves U and V alone. The iteration runs in ``dtype`` (bfloat16, as
+    PyTorch's Muon does) on the wide orientation of g, where X X^T is the smaller product.
+    """
+    if g.ndim != 2:
+        raise ValueError(f"newton_schulz needs a matrix, got a tensor of shape {tuple(g.shape)}")
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    a, b, c = coefficients
+    tall = g.shape[0] > g.shape[1]
+    x = (g.T if tall else g).to(dtype)
+    x = x / x.norm().clamp(min=eps)
+    for _ in range(steps):
+        gram = x @ x.T
+        x = a * x + (b * gram + c * gram @ gram) @ x
+    return (x.T if tall else x).to(g.dtype)
+
+
+def hidden_matrices(model: nn.Module) -> list[nn.Parameter]:
+    """The weight matrices of ``model``'s ``nn.Linear`` layers that are not tied to an embedding
+    table (a tied output layer is an embedding in disguise); the parameters Muon trains."""
+    tables = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
+    return [m.weight for m in model.modules()
+            if isinstance(m, nn.Linear) and m.weight.requires_grad and id(m.weight) not in tables]
+
+
+class CombinedOptimizer(torch.optim.Optimizer):
+    """Several optimizers stepped as one: ``param_groups`` is the list of all their groups (the same
+    dictionaries), so one learning-rate scheduler scales every group's rate."""
+
+    def __init__(self, optimizers: Sequence[torch.optim.Optimizer]):
+        if not optimizers:
+            raise ValueError("CombinedOptimizer needs at least one optimizer")
+        params = [p for opt in optimizers for group in opt.param_groups for p in group["params"]]
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError("a parameter belongs to more than one of the optimizers")
+        super().__init__(params, {})
+        self.optimizers = list(optimizers)
+        self.param_groups = [group for opt in self.optimizers for group in opt.param_groups]
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        if closure is not None:
+            raise ValueError("CombinedOptimizer does not take a closure")
+        for opt in self.optimizers:
+            opt.step()
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for opt in self.optimizers:
+            opt.zero_grad(set_to_none=set_to_none)
+
+    def state_dict(self) -> dict:
+        return {"optimizers": [opt.state_dict() for opt in self.optimizers]}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        for opt, state in zip(self.optimizers, state_dict["optimizers"], strict=True):
+            opt.load_state_dict(state)
+
+
+def muon_with_adamw(model: nn.Module, *, lr: float, muon_lr: float, betas: tuple[float, float],
+                    weight_decay: float, decay_vectors: bool, momentum: float = 0.95
+                    ) -> CombinedOptimizer:
+    """Muon at ``muon_lr`` on :func:`hidden_matrices`, AdamW at ``lr`` on the other trainable
+    parameters (with ``decay_vectors=False`` only its matrices are decayed). Muon's step is scaled
+    by 0.2·sqrt(max(rows, columns)) (``adjust_lr_fn="match_rms_adamw"``), which gives its updates
+    the root-mean-square size of AdamW's, so that a learning rate means about the same for both."""
+    hidden = hidden_matrices(model)
+    if not hidden:
+        raise ValueError(f"{type(model).__name__} has no nn.Linear weight matrices for Muon to train")
+    ids = {id(p) for p in hidden}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
+    groups = [{"params": rest}] if decay_vectors else [
+        {"params": [p for p in rest if p.ndim >= 2]},
+        {"params": [p for p in rest if p.ndim < 2], "weight_decay": 0.0}]
+    groups = [g for g in groups if g["params"]]
+    adamw = torch.optim.AdamW(groups, lr=lr, betas=betas, weight_decay=weight_decay)
+    muon = torch.optim.Muon(hidden, lr=muon_lr, weight_decay=weight_decay, momentum=momentum,
+                            adjust_lr_fn="match_rms_adamw")
+    return CombinedOptimizer([adamw, muon])
