@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import conv, gpt, lm, notebooks, rnn, transformer
+from . import conv, gpt, lm, notebooks, optim, rnn, transformer
 from .cnn import ImprovedCNN, ImprovedCNNConfig
 
 ROOT = notebooks.ROOT
@@ -92,9 +92,11 @@ def speed_ratios() -> dict[str, float]:
     return ratios
 
 
-def _train_steps(model: nn.Module, batches: Callable[[], tuple], loss_fn, steps: int) -> float:
-    """Seconds per AdamW training step (forward, backward, update), median of ``steps`` after 3."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+def _train_steps(model: nn.Module, batches: Callable[[], tuple], loss_fn, steps: int,
+                 optimizer: torch.optim.Optimizer | None = None) -> float:
+    """Seconds per training step (forward, backward, update; AdamW unless ``optimizer`` is given),
+    median of ``steps`` after 3."""
+    optimizer = optimizer or torch.optim.AdamW(model.parameters(), lr=1e-3)
     times = []
     for step in range(steps + 3):
         inputs, targets = batches()
@@ -116,15 +118,19 @@ def cnn_images_per_second(batch: int = 128, steps: int = 20) -> float:
     return batch / _train_steps(model, lambda: (x, y), F.cross_entropy, steps)
 
 
-def gpt_step(batch: int = 24, steps: int = 20) -> tuple[float, float]:
+def gpt_step(batch: int = 24, steps: int = 20, muon: bool = False) -> tuple[float, float]:
     """Training tokens per second of the GPT page's final shape (4 layers, width 128, context 64,
-    batch 24) and its FLOPs per token, 6 n_mm + 12 n_layers T D (eq-ch4-gpt-flops)."""
+    batch 24), with AdamW or (``muon``) with Muon for the hidden matrices as the page's final recipe
+    trains it, and its FLOPs per token, 6 n_mm + 12 n_layers T D (eq-ch4-gpt-flops). The learning
+    rates do not change the time of a step."""
     torch.manual_seed(0)
     config = gpt.GPTConfig(vocab_size=65)
     model = gpt.GPT(config).train()
     T = config.block_size
     ids = torch.randint(0, config.vocab_size, (batch, T + 1))
-    seconds = _train_steps(model, lambda: (ids[:, :-1], ids[:, 1:]), lm.lm_loss, steps)
+    optimizer = optim.muon_with_adamw(model, lr=1e-3, muon_lr=1e-2, betas=(0.9, 0.99), weight_decay=0.1,
+                                      decay_vectors=False) if muon else None
+    seconds = _train_steps(model, lambda: (ids[:, :-1], ids[:, 1:]), lm.lm_loss, steps, optimizer)
     n_mm = sum(p.numel() for name, p in model.named_parameters()
                if p.dim() == 2 and not name.startswith("pos."))
     flops_per_token = 6 * n_mm + 12 * config.num_layers * T * config.embed_dim
@@ -191,10 +197,12 @@ def collect(render: bool = True) -> list[Row]:
     peak = matmul_gflops()
     rows.append(Row("throughput", "float32 matrix product, 2048 × 2048", peak, "GFLOP/s"))
     rows.append(Row("throughput", "CNN training (4.1.1, batch 128)", cnn_images_per_second(), "images/s"))
-    tokens, flops_per_token = gpt_step()
-    rows.append(Row("throughput", "GPT training (4 × 128, context 64, batch 24)", tokens, "tokens/s"))
-    rows.append(Row("throughput", "GPT model FLOP utilisation", 100 * tokens * flops_per_token / (peak * 1e9),
-                    "% of the matmul rate"))
+    for muon, name in ((False, "AdamW"), (True, "Muon + AdamW, the final recipe")):
+        tokens, flops_per_token = gpt_step(muon=muon)
+        rows.append(Row("throughput", f"GPT training (4 × 128, context 64, batch 24), {name}", tokens,
+                        "tokens/s"))
+        rows.append(Row("throughput", f"GPT model FLOP utilisation, {name}",
+                        100 * tokens * flops_per_token / (peak * 1e9), "% of the matmul rate"))
     return rows
 
 
