@@ -172,3 +172,56 @@ def test_no_formula_is_broken_by_a_list_marker(path):
     problems = [f"cell {i}: {line}" for i, cell in enumerate(nb["cells"]) if cell["cell_type"] == "markdown"
                 for line in list_markers_inside_inline_math("".join(cell["source"]))]
     assert not problems, "move the +, - or * to the end of the previous line:\n" + "\n".join(problems)
+
+
+# --- JupyterLab readers see every quoted value (issue 13) ----------------------------------------
+
+# Notebooks whose stored run predates the rule below; each one leaves this set when it is next run in
+# full mode with its values printed and its tables displayed. strict: a listed notebook that passes
+# fails the test, so that the set only shrinks.
+LAB_PENDING = {
+    "chapters/04_code_examples/bert_recipe.ipynb",
+    "chapters/04_code_examples/cnn_improved.ipynb",
+}
+
+
+def _lab_params():
+    pending = pytest.mark.xfail(strict=True, reason="stored run predates the JupyterLab rule")
+    return [pytest.param(p, marks=pending) if p.as_posix() in LAB_PENDING else p
+            for p in notebooks.notebooks()]
+
+
+def test_lab_pending_names_real_notebooks():
+    assert LAB_PENDING <= {p.as_posix() for p in notebooks.notebooks()}
+
+
+@pytest.mark.parametrize("path", _lab_params(), ids=str)
+def test_every_quoted_value_is_visible_in_jupyterlab(path):
+    problems = notebooks.lab_hidden_glue(notebooks.ROOT / path)
+    assert not problems, f"{path}: JupyterLab shows glue roles as their key:\n  " + "\n  ".join(problems)
+
+
+def test_lab_check_catches_hidden_values_and_directives(tmp_path):
+    def glue_output(key, value):
+        return {"output_type": "display_data", "metadata": {"scrapbook": {"name": key, "mime_prefix":
+                "application/papermill.record/"}}, "data": {"application/papermill.record/text/plain": value}}
+
+    def notebook(printed):
+        code = {"cell_type": "code", "source": "", "execution_count": 1, "metadata": {}, "outputs": [
+            glue_output("loss", "1.64352"), glue_output("n", "2000"),
+            {"output_type": "stream", "name": "stdout", "text": printed}]}
+        prose = {"cell_type": "markdown", "metadata": {}, "source":
+                 "Loss {glue:text}`loss:.3f` after {glue:text}`n:,d` steps."}
+        return {"cells": [code, prose], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+    path = tmp_path / "lab.ipynb"
+    for printed, hidden in [("loss 1.6435 after 2000 steps\n", []),      # more digits, no comma: seen
+                            ("loss 1.65 after 2,000 steps\n", ["loss"]),   # fewer digits than the prose
+                            ("nothing\n", ["loss", "n"])]:
+        path.write_text(json.dumps(notebook(printed)))
+        problems = notebooks.lab_hidden_glue(path)
+        assert [p.split("'")[1] for p in problems] == hidden, (printed, problems)
+    nb = notebook("loss 1.6435 after 2000 steps\n")
+    nb["cells"][1]["source"] += "\n\n```{glue:figure} table\n:name: tab-x\n\nCaption.\n```\n"
+    path.write_text(json.dumps(nb))
+    assert "glue directive" in " ".join(notebooks.lab_hidden_glue(path))

@@ -151,6 +151,104 @@ def glued(path: Path) -> dict[str, str]:
     return values
 
 
+_GLUE_ROLE = re.compile(r"\{glue(?::(text|md))?\}`([^`]+)`")
+_GLUE_DIRECTIVE = re.compile(r"^[`~:]{3,}\{glue(?::\w*)?\}[ \t]+(\S+)", re.M)
+
+
+def _visible_text(cell: dict) -> str:
+    """What JupyterLab shows of a code cell's outputs: streams and text/* data (glued values are stored
+    under application/papermill.record/*, which Lab does not display)."""
+    parts = []
+    for out in cell.get("outputs", []):
+        if "scrapbook" in out.get("metadata", {}):
+            continue
+        parts.append("".join(out.get("text", "")))
+        parts += ["".join(v) for k, v in out.get("data", {}).items() if k.startswith("text/")]
+    return "\n".join(parts)
+
+
+def lab_hidden_glue(path: Path) -> list[str]:
+    """Glued values that a JupyterLab reader of the notebook would not see anywhere.
+
+    JupyterLab (with jupyterlab-myst) renders MyST but not MyST-NB's glue: a ``{glue:text}`` or
+    ``{glue:md}`` role shows its key, a ``{glue:}`` or ``{glue:figure}`` directive an unknown-directive
+    box. So every value the prose quotes must also appear in a visible output of the notebook — as the
+    book formats it (``{glue:text}`key:.3f``` → ``format(value, ".3f")``), or as a printed number that
+    rounds to it — and a table must be displayed by its code cell, not pasted by a directive.
+    Returns one line per problem.
+    """
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    values = glued(path)
+    shown = "\n".join(_visible_text(c) for c in nb["cells"] if c["cell_type"] == "code")
+    printed = [(m.group(1), bool(m.group(2))) for m in _PRINTED.finditer(shown)]
+    problems = []
+    for index, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "markdown":
+            continue
+        text = "".join(cell["source"])
+        for key in _GLUE_DIRECTIVE.findall(text):
+            problems.append(f"cell {index}: {key!r} is pasted by a glue directive, which JupyterLab shows as "
+                            f"an unknown directive: display it in its code cell instead")
+        for kind, content in _GLUE_ROLE.findall(text):
+            key, _, spec = content.partition(":")
+            if "::" in content or key not in values:
+                continue                                # pasted from another page, or not glued here
+            if kind == "md" or values[key].startswith("<IPython"):
+                wanted = (_glued_markdown(nb, key) or "").strip()
+                seen = not wanted or wanted in shown
+            else:
+                try:
+                    value = as_number(values[key])
+                except ValueError:
+                    wanted = values[key].strip().strip("'\"")
+                    seen = wanted in shown
+                else:
+                    wanted = _format(value, spec)
+                    seen = wanted in shown or any(_shows(text, percent, value, spec) for text, percent in printed)
+            if not seen:
+                problems.append(f"cell {index}: {key!r} ({wanted!r}) is quoted by a glue role but no output "
+                                f"shows it: print it where it is computed")
+    return problems
+
+
+_PRINTED = re.compile(r"(?<![\w.])([-+]?(?:\d[\d,]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s?(%)?")
+
+
+def _shows(text: str, percent: bool, value: float, spec: str) -> bool:
+    """Whether the printed number ``text`` shows ``value`` as the prose does (``format(value, spec)``):
+    it formats to the same text, or, for a fixed-point spec, it is ``value`` rounded to at least the
+    prose's decimals (1.6435 printed shows 1.64352 quoted as 1.644, although 1.6435 formats as 1.643)."""
+    number = float(text.replace(",", ""))
+    wanted = _format(value, spec)
+    if _format(number, spec) == wanted or (percent and _format(number / 100, spec) == wanted):
+        return True
+    fixed = re.fullmatch(r"[+ ]?,?\.(\d+)f", spec)
+    if fixed is None or "e" in text.lower():
+        return False
+    decimals = len(text.partition(".")[2])
+    return decimals >= int(fixed.group(1)) and abs(number - value) <= 0.5001 * 10.0 ** -decimals
+
+
+def _format(value: float, spec: str) -> str:
+    """``format`` as MyST-NB's {glue:text} applies it; integral values for integer specs."""
+    if spec.endswith(("d", "n")) or (not spec and value == int(value)):
+        value = int(value) if value == int(value) else value
+    try:
+        return format(value, spec)
+    except (ValueError, TypeError):
+        return format(value)
+
+
+def _glued_markdown(nb: dict, key: str) -> str | None:
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []) if cell["cell_type"] == "code" else []:
+            if out.get("metadata", {}).get("scrapbook", {}).get("name") == key:
+                data = out.get("data", {})
+                text = data.get("application/papermill.record/text/markdown", data.get("text/markdown"))
+                return None if text is None else "".join(text)
+    return None
+
+
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
