@@ -31,6 +31,19 @@ def test_notebook_rows_cover_every_notebook_and_sum_them():
     assert all(r.met == (r.value <= bench.NOTEBOOK_TARGET_S) for r in notebooks)
 
 
+def test_a_run_that_read_cached_weights_says_so(tmp_path):
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "_toc.yml").write_text("root: chapters/a\nchapters:\n  - file: chapters/b\n")
+    for name, run in [("a", {"seconds": 90.0, "cpus": 2, "torch": "2.13.0", "cached_weights": ["bert_mr"]}),
+                      ("b", {"seconds": 700.0, "cpus": 2, "torch": "2.13.0", "cached_weights": []})]:
+        nb = {"cells": [], "metadata": {"book_run": run}, "nbformat": 4, "nbformat_minor": 5}
+        (tmp_path / "chapters" / f"{name}.ipynb").write_text(json.dumps(nb))
+    a, b, total = bench.notebook_rows(tmp_path)
+    assert "read cached weights bert_mr" in a.note and a.met is True
+    assert "cached" not in b.note and b.met is False
+    assert total.value == 790.0
+
+
 def test_table_marks_misses_and_rows_without_a_target():
     rows = [bench.Row("g", "fast", 12.345, "s", "≤ 60", True), bench.Row("g", "slow", 1234.5, "s", "≤ 600", False),
             bench.Row("g", "ratio", 3.0, "× time")]

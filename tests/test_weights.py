@@ -116,6 +116,23 @@ def test_load_or_train_trains_once_then_loads():
     assert_same_state(first, second)
 
 
+def test_load_or_train_logs_whether_it_loaded_for_the_run_record(monkeypatch, tmp_path):
+    # utils.notebooks.execute points BOOK_WEIGHTS_LOG at a file and records the loaded names in
+    # the notebook's run record, so that `make bench` can tell a run that trained from one that read
+    # cached weights
+    log = tmp_path / "uses.jsonl"
+    monkeypatch.setenv(weights.USE_LOG_ENV, str(log))
+    model = small_model(0)
+    weights.load_or_train("m", model, lambda: None)
+    weights.load_or_train("m", small_model(1), lambda: pytest.fail("must load"))
+    import json
+    assert [json.loads(line) for line in log.read_text().splitlines()] == [
+        {"name": "m", "loaded": False}, {"name": "m", "loaded": True}]
+    monkeypatch.delenv(weights.USE_LOG_ENV)
+    weights.load_or_train("m", small_model(2), lambda: pytest.fail("must load"))
+    assert len(log.read_text().splitlines()) == 2, "without the variable nothing is written"
+
+
 def test_load_or_train_replaces_a_file_that_does_not_fit():
     weights.save_weights(small_model(hidden=16), "m")
     bigger = small_model(hidden=32)

@@ -10,6 +10,7 @@ import os
 import platform
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -115,20 +116,29 @@ def execute(path: Path, timeout: int = 3600) -> float:
     import nbformat
     from nbclient import NotebookClient
 
+    from .weights import USE_LOG_ENV
+
     env_quick = os.environ.pop("BOOK_QUICK", None)
-    try:
-        nb = nbformat.read(path, as_version=4)
-        start = time.perf_counter()
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
-        seconds = time.perf_counter() - start
-        # Where and how long the stored outputs took: read by the "results at a glance" page.
-        nb.metadata["book_run"] = {"seconds": round(seconds, 1), "cpus": os.cpu_count(),
-                                   "machine": platform.machine(), "torch": _torch_version()}
-        nbformat.write(nb, path)
-    finally:
-        if env_quick is not None:
-            os.environ["BOOK_QUICK"] = env_quick
+    with tempfile.TemporaryDirectory() as tmp:
+        use_log = Path(tmp) / "weights.jsonl"
+        os.environ[USE_LOG_ENV] = str(use_log)        # the kernel inherits it (see weights.load_or_train)
+        try:
+            nb = nbformat.read(path, as_version=4)
+            start = time.perf_counter()
+            NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
+            seconds = time.perf_counter() - start
+            # Where and how long the stored outputs took: read by the "results at a glance" page and
+            # by `make bench`, which must tell a run that trained from one that read cached weights.
+            uses = [json.loads(line) for line in use_log.read_text().splitlines()] if use_log.exists() else []
+            nb.metadata["book_run"] = {"seconds": round(seconds, 1), "cpus": os.cpu_count(),
+                                       "machine": platform.machine(), "torch": _torch_version(),
+                                       "cached_weights": sorted({u["name"] for u in uses if u["loaded"]})}
+            nbformat.write(nb, path)
+        finally:
+            os.environ.pop(USE_LOG_ENV, None)
+            if env_quick is not None:
+                os.environ["BOOK_QUICK"] = env_quick
     return seconds
 
 

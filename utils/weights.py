@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -40,6 +41,10 @@ from .runtime import is_quick
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 SHA256_KEY = "sha256"                 # metadata key of the checksum
 CONFIG_KEY = "training_config"        # metadata key of the training configuration (canonical JSON)
+# When set (``utils.notebooks.execute`` sets it), load_or_train appends one JSON line per call to this
+# file, {"name": ..., "loaded": true|false}, so that a notebook's run record can say whether its time
+# includes training or only reading cached weights.
+USE_LOG_ENV = "BOOK_WEIGHTS_LOG"
 
 
 class WeightsMismatchError(ValueError):
@@ -292,6 +297,7 @@ def load_or_train(name: str, model: nn.Module, train_fn: Callable[[], object], *
     _check_writable(path)
     try:
         load_weights(model, name, config=config)
+        _log_use(name, loaded=True)
         return True
     except FileNotFoundError:
         reason = f"no cached weights ({path.name} is not in the book's cache)"
@@ -304,7 +310,15 @@ def load_or_train(name: str, model: nn.Module, train_fn: Callable[[], object], *
     print(f"training {name!r} now, because {reason}")
     train_fn()
     save_weights(model, name, metadata_fn() if metadata_fn is not None else None, config=config)
+    _log_use(name, loaded=False)
     return False
+
+
+def _log_use(name: str, loaded: bool) -> None:
+    log = os.environ.get(USE_LOG_ENV)
+    if log:
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"name": name, "loaded": loaded}) + "\n")
 
 
 def _short(exc: Exception, path: Path) -> str:
