@@ -176,25 +176,7 @@ def test_no_formula_is_broken_by_a_list_marker(path):
 
 # --- JupyterLab readers see every quoted value (issue 13) ----------------------------------------
 
-# Notebooks whose stored run predates the rule below; each one leaves this set when it is next run in
-# full mode with its values printed and its tables displayed. strict: a listed notebook that passes
-# fails the test, so that the set only shrinks.
-LAB_PENDING = {
-    "chapters/04_code_examples/bert_recipe.ipynb",
-}
-
-
-def _lab_params():
-    pending = pytest.mark.xfail(strict=True, reason="stored run predates the JupyterLab rule")
-    return [pytest.param(p, marks=pending) if p.as_posix() in LAB_PENDING else p
-            for p in notebooks.notebooks()]
-
-
-def test_lab_pending_names_real_notebooks():
-    assert LAB_PENDING <= {p.as_posix() for p in notebooks.notebooks()}
-
-
-@pytest.mark.parametrize("path", _lab_params(), ids=str)
+@pytest.mark.parametrize("path", notebooks.notebooks(), ids=str)
 def test_every_quoted_value_is_visible_in_jupyterlab(path):
     problems = notebooks.lab_hidden_glue(notebooks.ROOT / path)
     assert not problems, f"{path}: JupyterLab shows glue roles as their key:\n  " + "\n  ".join(problems)
