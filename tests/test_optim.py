@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from utils import gpt
-from utils.optim import CombinedOptimizer, hidden_matrices, muon_with_adamw, newton_schulz
+from utils.optim import CombinedOptimizer, Muon, hidden_matrices, muon_with_adamw, newton_schulz
 from utils.recipes import LMRecipe
 
 
@@ -50,6 +50,49 @@ def test_newton_schulz_matches_one_step_of_pytorchs_muon():
     assert error < 0.03, f"PyTorch's bfloat16 step is {error:.1%} from the iteration"
     # a check that could fail: the wrong scale (PyTorch's "original", sqrt(64/16) = 2) is 25 % off
     assert (step - exact * 2 / 1.6).norm() / exact.norm() > 0.2
+
+
+def test_book_muon_is_pytorchs_step_with_the_iteration_in_float32():
+    torch.manual_seed(0)
+    w0, grads = torch.randn(64, 16), [torch.randn(64, 16) for _ in range(3)]
+
+    def run(make):
+        w = nn.Parameter(w0.clone())
+        opt = make([w])
+        for g in grads:
+            w.grad = g.clone()
+            opt.step()
+        return w.detach(), opt.state[w]["momentum_buffer"]
+
+    kwargs = dict(lr=0.02, weight_decay=0.1, adjust_lr_fn="match_rms_adamw")
+    theirs, buffer_theirs = run(lambda p: torch.optim.Muon(p, **kwargs))
+    ours_bf16, buffer_ours = run(lambda p: Muon(p, ns_dtype=torch.bfloat16, **kwargs))
+    ours, _ = run(lambda p: Muon(p, **kwargs))
+    torch.testing.assert_close(buffer_ours, buffer_theirs, rtol=0, atol=0)   # the same momentum
+    # three steps by hand in float64: Nesterov momentum, decoupled decay, eq-ch4-muon's scale
+    w, b = w0.double(), torch.zeros(64, 16, dtype=torch.float64)
+    for g in grads:
+        g = g.double()
+        b = 0.95 * b + 0.05 * g
+        w = w * (1 - 0.02 * 0.1) - 0.02 * 0.2 * math.sqrt(64) * newton_schulz(
+            g + 0.95 * (b - g), dtype=torch.float64)
+
+    def off(x):
+        return ((x.double() - w).norm() / (w - w0.double()).norm()).item()
+    assert off(ours) < 1e-4, off(ours)                  # float32: the formula to rounding
+    assert 1e-3 < off(theirs) < 0.03, off(theirs)       # PyTorch's bfloat16 iteration
+    assert off(ours_bf16) < 0.03, off(ours_bf16)        # ours in bfloat16: as close as PyTorch's
+
+
+def test_newton_schulz_of_a_stack_is_each_matrix_on_its_own():
+    torch.manual_seed(0)
+    stack = torch.randn(3, 48, 16)
+    each = torch.stack([newton_schulz(m, dtype=torch.float32) for m in stack])
+    torch.testing.assert_close(newton_schulz(stack, dtype=torch.float32), each)
+    # each matrix is scaled by its own norm: scaling one must not change the others
+    scaled = stack.clone()
+    scaled[0] *= 100
+    torch.testing.assert_close(newton_schulz(scaled, dtype=torch.float32)[1:], each[1:])
 
 
 def test_newton_schulz_rejects_a_vector():

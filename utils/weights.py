@@ -25,8 +25,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import re
+from os import environ
 from pathlib import Path
 from typing import Any, Callable
 
@@ -315,7 +315,7 @@ def load_or_train(name: str, model: nn.Module, train_fn: Callable[[], object], *
 
 
 def _log_use(name: str, loaded: bool) -> None:
-    log = os.environ.get(USE_LOG_ENV)
+    log = environ.get(USE_LOG_ENV)
     if log:
         with open(log, "a", encoding="utf-8") as f:
             f.write(json.dumps({"name": name, "loaded": loaded}) + "\n")
