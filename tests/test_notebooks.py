@@ -206,3 +206,19 @@ def test_lab_check_catches_hidden_values_and_directives(tmp_path):
     nb["cells"][1]["source"] += "\n\n```{glue:figure} table\n:name: tab-x\n\nCaption.\n```\n"
     path.write_text(json.dumps(nb))
     assert "glue directive" in " ".join(notebooks.lab_hidden_glue(path))
+
+
+def test_nbval_compares_full_precision_floats_to_four_decimals():
+    # stored on one CPU, re-run on another: float32 rounding differs in the last digits only
+    from nbval.plugin import get_sanitize_patterns
+    patterns = get_sanitize_patterns((notebooks.ROOT / "tests" / "nbval_sanitize.cfg").read_text())
+    assert patterns, "no regex/replace pair in tests/nbval_sanitize.cfg"
+
+    def sanitize(s):
+        for regex, replace in patterns:
+            s = re.sub(regex, replace, s)
+        return s
+    assert sanitize("0.7021651864051819") == sanitize("0.7021648287773132")
+    assert sanitize("0.7021651864051819") != sanitize("0.7031651864051819")   # a real change
+    assert sanitize("validation accuracy 0.8480") == "validation accuracy 0.8480"   # printed: exact
+    assert sanitize("1.2345678901234e-05") == "1.2345e-05"
