@@ -4,6 +4,8 @@ The autouse fixture in conftest.py gives every test its own empty BOOK_CACHE_DIR
 """
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from torch import nn
@@ -125,7 +127,6 @@ def test_load_or_train_logs_whether_it_loaded_for_the_run_record(monkeypatch, tm
     model = small_model(0)
     weights.load_or_train("m", model, lambda: None)
     weights.load_or_train("m", small_model(1), lambda: pytest.fail("must load"))
-    import json
     assert [json.loads(line) for line in log.read_text().splitlines()] == [
         {"name": "m", "loaded": False}, {"name": "m", "loaded": True}]
     monkeypatch.delenv(weights.USE_LOG_ENV)

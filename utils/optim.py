@@ -90,12 +90,17 @@ class Muon(torch.optim.Muon):
                                         group["ns_coefficients"], dtype=self.ns_dtype, eps=group["eps"])
                 for i, update in zip(indices, stacked):
                     p = params[i]
-                    rows, cols = p.shape
-                    scale = {"match_rms_adamw": 0.2 * math.sqrt(max(rows, cols)),
-                             "original": math.sqrt(max(1, rows / cols)),
-                             None: math.sqrt(max(1, rows / cols))}[group["adjust_lr_fn"]]
                     p.mul_(1 - group["lr"] * group["weight_decay"])
-                    p.add_(update, alpha=-group["lr"] * scale)
+                    p.add_(update, alpha=-group["lr"] * _lr_scale(group["adjust_lr_fn"], *p.shape))
+
+
+def _lr_scale(adjust_lr_fn: str | None, rows: int, cols: int) -> float:
+    """The factor on Muon's learning rate for a rows × cols matrix, as PyTorch's ``adjust_lr_fn``."""
+    if adjust_lr_fn == "match_rms_adamw":
+        return 0.2 * math.sqrt(max(rows, cols))     # eq-ch4-muon: the RMS of an AdamW step
+    if adjust_lr_fn in (None, "original"):
+        return math.sqrt(max(1, rows / cols))
+    raise ValueError(f"unknown adjust_lr_fn {adjust_lr_fn!r}")
 
 
 def hidden_matrices(model: nn.Module) -> list[nn.Parameter]:
