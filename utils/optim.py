@@ -10,10 +10,9 @@ LayerNorm weights keep AdamW (Liu et al., 2025).
 :func:`newton_schulz` is the iteration written out, so that the book can check PyTorch's
 ``torch.optim.Muon`` against it. Training uses :class:`Muon`, PyTorch's step with the iteration in
 float32: PyTorch runs it in bfloat16, which is fast only on CPUs that multiply bfloat16 matrices in
-hardware (AMX, AVX512-BF16). Elsewhere the products are emulated: measured on 2 cores of an AMD EPYC
-without them (AVX2 only), a 512 × 512 bfloat16 product ran at 1.4 GFLOP/s against float32's 119, and
-one Muon step over the GPT page's 24 hidden matrices took 853 ms in PyTorch's bfloat16 against 30 ms
-here, where a whole training step of the model takes about 110 ms.
+hardware (AMX, AVX512-BF16). Elsewhere the products are emulated and much slower than float32; the
+GPT page times the iteration in both dtypes on the machine that runs it (its stored outputs say by
+how much), instead of a figure typed here.
 """
 from __future__ import annotations
 
@@ -56,8 +55,7 @@ class Muon(torch.optim.Muon):
     instead of PyTorch's bfloat16); everything else is PyTorch's step: the momentum buffer
     B ← μB + (1 − μ)G, the update G + μ(B − G) (Nesterov) or B, :func:`newton_schulz` of it, decoupled
     weight decay W ← (1 − ηλ)W, and the step scaled as ``adjust_lr_fn`` says. Matrices of one shape
-    go through the iteration as one stack (measured on the GPT's 24 hidden matrices, 2 cores: 22 ms
-    per step instead of 39 ms one by one)."""
+    go through the iteration as one stack (one batched product per shape instead of one per matrix)."""
 
     def __init__(self, params, *, ns_dtype: torch.dtype = torch.float32, **kwargs):
         super().__init__(params, **kwargs)
