@@ -209,6 +209,35 @@ def test_minilm_wordpiece_and_embeddings():
     assert table.shape == (30_522, 384) and table.dtype == torch.float32
 
 
+def test_truncation_keeps_cls_and_sep_as_hugging_face_does():
+    """A long sentence cut to max_len ids keeps [CLS] + the first max_len - 2 pieces + [SEP]: the ids of
+    Hugging Face's tokenizer with truncation=True (and without special tokens, the first max_len)."""
+    import utils
+
+    try:
+        files = utils.minilm_files()
+    except Exception as err:  # noqa: BLE001 - no local copy and offline
+        pytest.skip(f"MiniLM files are not available offline: {err}")
+    transformers = pytest.importorskip("transformers")
+    reference = transformers.PreTrainedTokenizerFast(tokenizer_file=str(files["tokenizer.json"]))
+    sentences = ["an unwatchable film that goes on and on about nothing in particular", "good", "a fine film"]
+    with_special = WordPiece(files["tokenizer.json"], add_special_tokens=True)
+    plain = WordPiece(files["tokenizer.json"])
+    for max_len in (3, 5, 8, 100):
+        ids, lengths = encode_batch(sentences, with_special, max_len=max_len)
+        for i, sentence in enumerate(sentences):
+            expected = reference(sentence, truncation=True, max_length=max_len)["input_ids"]
+            assert ids[i, : lengths[i]].tolist() == expected, (max_len, sentence)
+            assert with_special.encode(sentence, max_len) == expected
+        ids, lengths = encode_batch(sentences, plain, max_len=max_len)
+        for i, sentence in enumerate(sentences):
+            expected = reference(sentence, add_special_tokens=False, truncation=True, max_length=max_len)["input_ids"]
+            assert ids[i, : lengths[i]].tolist() == expected, (max_len, sentence)
+    assert with_special.tokens(sentences[0], max_len=4) == ["[CLS]", "an", "un", "[SEP]"]
+    with pytest.raises(ValueError, match="special token"):
+        encode_batch(sentences, with_special, max_len=2)
+
+
 # --------------------------------------------------------------------------- TextBatches
 @pytest.mark.parametrize("padding", ["fixed", "batch", "bucket"])
 def test_text_batches_cover_every_sentence_once_per_pass(padding):

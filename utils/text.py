@@ -4,7 +4,7 @@
   padding token ``<pad>``, id 1 the unknown word ``<unk>`` (Keras' ``Embedding(mask_zero=True)`` also
   reserves 0 for padding).
 * :func:`encode_batch`: sentences → ids (N, T) padded at the end with 0, and lengths (N,), cut to
-  ``max_len`` tokens.
+  ``max_len`` tokens (a WordPiece with special tokens keeps ``[CLS]`` … ``[SEP]``, as Hugging Face does).
 * :class:`WordPiece`: the same interface over a Hugging Face ``tokenizer.json`` (MiniLM's BERT WordPiece,
   where ``[PAD]`` also has id 0), and :func:`load_word_embeddings` for the matching embedding matrix.
 * :class:`SentenceClassifier`: Embedding → (bi)LSTM stack → last state or max over time → Linear,
@@ -80,8 +80,9 @@ class Vocabulary:
     def unk_id(self) -> int:
         return UNK_ID
 
-    def encode(self, sentence: str) -> list[int]:
-        return [self.stoi.get(w, UNK_ID) for w in tokenize(sentence)]
+    def encode(self, sentence: str, max_len: int | None = None) -> list[int]:
+        """The ids of the sentence's words, the first ``max_len`` of them (all if None)."""
+        return [self.stoi.get(w, UNK_ID) for w in tokenize(sentence)][:max_len]
 
     def decode(self, ids: Iterable[int]) -> str:
         """Words of ``ids`` (an int list or 1-D tensor), padding dropped."""
@@ -123,11 +124,15 @@ def encode_batch(sentences: Sequence[str], vocab: "Vocabulary | WordPiece", max_
                  width: int | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Sentences → ids (N, width) padded at the end with the pad id, and lengths (N,).
 
-    Each sentence is cut to its first ``max_len`` tokens; ``width`` as in :func:`pad_ids`.
+    Each sentence is cut to ``max_len`` ids by ``vocab.encode(sentence, max_len)``: its first
+    ``max_len`` words, or for a :class:`WordPiece` with special tokens ``[CLS]``, the first
+    ``max_len - 2`` pieces and ``[SEP]`` (Hugging Face's truncation); ``width`` as in :func:`pad_ids`.
     """
     if isinstance(sentences, str):
         raise TypeError("give a list of sentences, not one string")
-    return pad_ids([vocab.encode(s) for s in sentences], max_len, width, vocab.pad_id)
+    if max_len < 1:
+        raise ValueError(f"max_len must be at least 1, got {max_len}")
+    return pad_ids([vocab.encode(s, max_len) for s in sentences], max_len, width, vocab.pad_id)
 
 
 # --------------------------------------------------------------------------- WordPiece (MiniLM / BERT)
@@ -135,7 +140,9 @@ class WordPiece:
     """BERT's WordPiece tokeniser from a ``tokenizer.json`` (e.g. ``utils.minilm_files()["tokenizer.json"]``).
 
     ``encode`` returns WordPiece ids without ``[CLS]``/``[SEP]`` unless ``add_special_tokens``; the
-    library's own truncation and padding are switched off (:func:`encode_batch` does both).
+    library's own padding is switched off (:func:`encode_batch` pads), and its truncation too:
+    ``encode(sentence, max_len)`` cuts the pieces so that, with the special tokens, ``max_len`` ids
+    remain and ``[CLS]`` … ``[SEP]`` stay at the ends, as Hugging Face's ``truncation=True`` does.
     """
 
     def __init__(self, path: str | Path, add_special_tokens: bool = False):
@@ -154,11 +161,21 @@ class WordPiece:
     def __len__(self) -> int:
         return self.tokenizer.get_vocab_size()
 
-    def tokens(self, sentence: str) -> list[str]:
-        return self.tokenizer.encode(sentence, add_special_tokens=self.add_special_tokens).tokens
+    def _encoding(self, sentence: str, max_len: int | None):
+        if max_len is None:
+            return self.tokenizer.encode(sentence, add_special_tokens=self.add_special_tokens)
+        special = self.tokenizer.num_special_tokens_to_add(False) if self.add_special_tokens else 0
+        if max_len < special + 1:
+            raise ValueError(f"max_len must leave room for {special} special token(s) and a piece, got {max_len}")
+        encoding = self.tokenizer.encode(sentence, add_special_tokens=False)
+        encoding.truncate(max_len - special)                                # the pieces only
+        return self.tokenizer.post_process(encoding, None, self.add_special_tokens)
 
-    def encode(self, sentence: str) -> list[int]:
-        return self.tokenizer.encode(sentence, add_special_tokens=self.add_special_tokens).ids
+    def tokens(self, sentence: str, max_len: int | None = None) -> list[str]:
+        return self._encoding(sentence, max_len).tokens
+
+    def encode(self, sentence: str, max_len: int | None = None) -> list[int]:
+        return self._encoding(sentence, max_len).ids
 
     def decode(self, ids: Iterable[int]) -> str:
         return self.tokenizer.decode([int(i) for i in ids if int(i) != self.pad_id])
