@@ -277,7 +277,10 @@ def run_info(path: Path) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    paths = [Path(a).resolve() for a in argv] or [ROOT / p for p in notebooks()]
+    from .pages import execution_order
+
+    # providers of values other pages quote run before their readers (utils.pages)
+    paths = execution_order([Path(a).resolve() for a in argv] or [ROOT / p for p in notebooks()])
     total = 0.0
     for path in paths:
         print(f"executing {path.relative_to(ROOT)} (full mode) ...", flush=True)
