@@ -75,6 +75,31 @@ def test_attention_weights_rows_sum_to_one_over_real_tokens(tmp_path):
     assert maps[:, 1, :, :, 3:].abs().max() == 0                              # sentence 1 has 3 tokens
 
 
+def test_attention_weights_honour_token_types(tmp_path):
+    """With token types (a sentence pair), the maps equal Hugging Face's attentions for the same input
+    and the attention each layer computes inside ``forward`` (recomputed from its hooked input)."""
+    reference, folder = hf_checkpoint(tmp_path, attn_implementation="eager")
+    ours = bert.load_pretrained(folder / "model.safetensors", bert.BertConfig(**TINY)).eval()
+    ids, lengths = batch()
+    types = (torch.arange(7) >= 2).long().expand(3, 7).contiguous()          # segment B from position 2
+    maps = ours.attention_weights(ids, lengths, token_type_ids=types)       # (n_layers, N, h, T, T)
+    inside = []
+    hooks = [layer.register_forward_pre_hook(      # post-norm: a layer's attention reads its input
+        lambda module, args, kwargs: inside.append(
+            module.self_attn(args[0], mask=kwargs["mask"], need_weights=True)[1]), with_kwargs=True)
+        for layer in ours.layers]
+    with torch.no_grad():
+        ours(ids, lengths, token_type_ids=types)
+        expected = reference(input_ids=ids, attention_mask=(ids != 0).long(), token_type_ids=types,
+                             output_attentions=True).attentions
+    for hook in hooks:
+        hook.remove()
+    torch.testing.assert_close(maps, torch.stack(inside))
+    real = (torch.arange(7) < lengths[:, None])[None, :, None, :, None]      # query rows of real tokens
+    torch.testing.assert_close(maps * real, torch.stack(expected) * real, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(maps, ours.attention_weights(ids, lengths)), "token types changed nothing"
+
+
 @pytest.mark.parametrize("edit, message", [
     (lambda s: s.pop("encoder.layer.1.output.dense.bias"), "missing encoder.layer.1.output.dense.bias"),
     (lambda s: s.__setitem__("encoder.layer.0.extra.weight", torch.zeros(2)), "unexpected encoder.layer.0.extra"),

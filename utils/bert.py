@@ -152,10 +152,12 @@ class BertEncoder(nn.Module):
         return x
 
     @torch.no_grad()
-    def attention_weights(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """The attention weights of every layer and head, (n_layers, N, h, T, T), in eval mode."""
+    def attention_weights(self, ids: torch.Tensor, lengths: torch.Tensor | None = None,
+                          token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """The attention weights of every layer and head, (n_layers, N, h, T, T), in eval mode: those
+        of ``forward`` with the same arguments (token types included)."""
         mask = self._inputs(ids, lengths)
-        x = self.embeddings(ids)
+        x = self.embeddings(ids, token_type_ids)                              # (N, T, D)
         maps = []
         for layer in self.layers:
             _, weights = layer.self_attn(x, mask=mask, need_weights=True)   # post-norm: attention reads x
