@@ -99,6 +99,24 @@ def test_mha_self_attention_default_and_shapes():
 
 
 # --------------------------------------------------------------------------- layer norm
+@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize("shape", [(0, 7), (2, 0, 7), (0, 3, 7)])
+def test_layer_norm_on_an_empty_batch_is_empty_and_silent(shape, fused):
+    """No rows to normalise: an empty result of the same shape, no warning (run with warnings as errors),
+    like nn.LayerNorm; gradients flow (zero) to the parameters."""
+    import warnings
+
+    ours = tf.LayerNorm(7, fused=fused).double()
+    x = torch.zeros(shape, dtype=DT, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = ours(x)
+        y.sum().backward()
+    assert y.shape == shape
+    assert_close(y, nn.LayerNorm(7, dtype=DT)(x))
+    assert ours.weight.grad is not None and ours.weight.grad.abs().max() == 0
+
+
 def test_layer_norm_matches_torch():
     torch.manual_seed(0)
     ref = nn.LayerNorm(7, eps=1e-3, dtype=DT)

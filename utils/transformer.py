@@ -239,6 +239,8 @@ class LayerNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.fused:          # the same formula in one kernel (forward and backward): a GPT step is faster
             return F.layer_norm(x, (self.D,), self.weight, self.bias, self.eps)
+        if x.numel() == 0:      # an empty batch: nothing to normalise (x.var would warn about 0 degrees of freedom)
+            return x * self.weight + self.bias
         mean = x.mean(dim=-1, keepdim=True)                          # (..., 1)
         var = x.var(dim=-1, keepdim=True, unbiased=False)           # (..., 1)
         return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias
