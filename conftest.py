@@ -9,8 +9,11 @@ command runs for hours by accident. This file lives at the repository root becau
 from __future__ import annotations
 
 import os
+from collections import defaultdict
 
+import nbformat
 import pytest
+from nbval.plugin import IPyNbCell, IPyNbFile
 
 if not os.environ.get("BOOK_QUICK", "").strip():   # unset or empty: the caller did not choose
     os.environ["BOOK_QUICK"] = "1"
@@ -40,3 +43,44 @@ def pytest_collection_finish(session) -> None:
     except DataError as exc:
         pytest.exit(f"the notebooks cannot run: their data is missing or corrupt.\n{exc}", returncode=4)
 
+
+
+
+# --- Exercises: every solution's code runs in its page's kernel, after the page's last cell ---------
+
+class SolutionItem(IPyNbCell):
+    """One ```python block of an exercise's solution (a Markdown cell), run like a code cell without
+    stored outputs, so that only an error fails it; it runs in the page's kernel after the page's
+    cells, and the page is not executed a second time."""
+
+    def reportinfo(self):
+        return self.path, 0, f"{self.path.relative_to(self.config.rootpath)}::{self.name}"
+
+    def repr_failure(self, excinfo):
+        return (f"The code of {self.name} (a Markdown cell of the page) failed after the page's "
+                f"last cell:\n{super().repr_failure(excinfo)}")
+
+
+class NotebookWithSolutions(IPyNbFile):
+    """nbval's notebook: one item per code cell, then one per solution code block."""
+
+    def collect(self):
+        from utils.exercises import notebook_solution_code
+
+        cells = list(super().collect())
+        yield from cells
+        for number, block in enumerate(notebook_solution_code(self.path), start=len(cells)):
+            cell = nbformat.v4.new_code_cell(block.code)    # execution_count None: nothing compared
+            item = SolutionItem.from_parent(self, name=block.name, cell_num=number, cell=cell,
+                                            options=defaultdict(bool, check=False))
+            if block.opt_out:
+                item.add_marker(pytest.mark.skip(reason=f"opted out: {block.opt_out}"))
+            yield item
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collect_file(file_path, parent):
+    """nbval's collector of a notebook, replaced by the one that appends the solutions."""
+    collectors = yield
+    return [NotebookWithSolutions.from_parent(parent, path=file_path) if type(c) is IPyNbFile else c
+            for c in collectors or []]
