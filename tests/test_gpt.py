@@ -58,16 +58,47 @@ def test_gpt_is_causal():
 
 def test_generate_with_cache_equals_recomputation():
     torch.manual_seed(3)
-    model = gpt.GPT(SMALL)
+    model = gpt.GPT(SMALL).double()        # float64: rounding cannot flip a near-tie
     prompt = torch.tensor([1, 2, 3])
-    cached = model.generate(prompt, 13, temperature=0, use_cache=True)       # 16 = block_size
-    recomputed = model.generate(prompt, 13, temperature=0, use_cache=False)
-    assert torch.equal(cached, recomputed) and len(cached) == 16
+    n = 5 * SMALL.block_size                # well past the context: the window slides 64 times
+    cached = model.generate(prompt, n, temperature=0, use_cache=True)
+    recomputed = model.generate(prompt, n, temperature=0, use_cache=False)
+    assert torch.equal(cached, recomputed) and len(cached) == 3 + n
     g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
-    a = model.generate(prompt, 13, temperature=1.0, top_k=3, generator=g1)
-    b = model.generate(prompt, 13, temperature=1.0, top_k=3, generator=g2, use_cache=False)
+    a = model.generate(prompt, n, temperature=1.0, top_k=3, generator=g1)
+    b = model.generate(prompt, n, temperature=1.0, top_k=3, generator=g2, use_cache=False)
     assert torch.equal(a, b)
-    assert len(model.generate(prompt, 40, temperature=0)) == 43                 # beyond block_size
+
+
+def test_generate_predicts_each_token_from_exactly_the_last_block_size_tokens():
+    # the review's example: past block_size the old cache was rebuilt from block_size - 1 tokens
+    config = gpt.GPTConfig(vocab_size=65, block_size=8, num_layers=1, num_heads=1, embed_dim=8)
+    torch.manual_seed(1)
+    model = gpt.GPT(config).double().eval()
+    out = model.generate(torch.arange(8), 12, temperature=0)
+    with torch.no_grad():
+        for t in range(8, len(out)):
+            expected = model(out[t - 8:t][None])[0, -1].argmax()
+            assert out[t] == expected, f"token {t} is not the argmax given the last 8 tokens"
+    assert torch.equal(out, model.generate(torch.arange(8), 12, temperature=0, use_cache=False))
+
+
+def test_lm_sample_of_a_gpt_uses_its_context_past_block_size():
+    torch.manual_seed(5)
+    model = gpt.GPT(SMALL).double()
+    prompt = torch.tensor([4, 5])
+    out = lm.sample(model, prompt, 3 * SMALL.block_size, 0.0)
+    assert torch.equal(out, model.generate(prompt, 3 * SMALL.block_size, temperature=0))
+    assert torch.equal(out, lm.sample(model, prompt, 3 * SMALL.block_size, 0.0, use_state=False))
+    with pytest.raises(ValueError, match="max_context"):
+        lm.sample(model, prompt, 2, context=SMALL.block_size + 1)
+
+
+def test_forward_with_state_needs_one_cache_per_layer():
+    model = gpt.GPT(SMALL).eval()
+    _, caches = model.forward_with_state(torch.tensor([[1, 2]]))
+    with pytest.raises(ValueError, match="per layer"):
+        model.forward_with_state(torch.tensor([[3]]), caches[:-1])
 
 
 def test_forward_with_state_matches_forward():

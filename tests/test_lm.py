@@ -259,3 +259,22 @@ def test_evaluation_restores_training_mode_even_when_the_model_raises(call):
     with pytest.raises(RuntimeError, match="boom"):
         call(model)
     assert model.training
+
+
+def test_sample_next_top_k_draws_only_the_k_most_likely():
+    z = torch.tensor([[0.0, 3.0, 1.0, 2.0]])
+    draws = lm.sample_next(z.expand(20_000, 4), 1.0, torch.Generator().manual_seed(0), top_k=2)
+    assert set(draws.tolist()) == {1, 3}
+    share = (draws == 1).float().mean().item()
+    assert abs(share - torch.softmax(torch.tensor([3.0, 2.0]), 0)[0].item()) < 0.02
+    with pytest.raises(ValueError, match="top_k"):
+        lm.sample_next(z, 1.0, top_k=0)
+
+
+def test_sample_with_state_and_a_short_context_equals_rerunning_the_window():
+    torch.manual_seed(2)
+    model = lm.CharLSTM(lm.CharLSTMConfig(vocab_size=11, embed_dim=4, hidden_size=8, num_layers=1)).double()
+    prompt = torch.tensor([1, 2, 3])
+    a = lm.sample(model, prompt, 20, 0.0, context=5)
+    b = lm.sample(model, prompt, 20, 0.0, context=5, use_state=False)
+    assert torch.equal(a, b)

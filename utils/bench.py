@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import subprocess
@@ -30,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import conv, gpt, lm, notebooks, optim, rnn, transformer
+from .flops import best_seconds, matmul_gflops, matmul_weights, mfu, transformer_flops_per_token
 from .cnn import ImprovedCNN, ImprovedCNNConfig
 
 ROOT = notebooks.ROOT
@@ -52,24 +52,6 @@ class Row:
     target: str = ""
     met: bool | None = None     # None: no target
     note: str = ""
-
-
-def best_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 2) -> float:
-    """The fastest of ``repeats`` timed calls of ``fn`` after ``warmup`` untimed ones (seconds)."""
-    for _ in range(warmup):
-        fn()
-    best = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def matmul_gflops(n: int = 2048) -> float:
-    """This machine's float32 rate on an n × n matrix product (2n³ operations), in GFLOP/s."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    return 2 * n ** 3 / best_seconds(lambda: a @ b, repeats=10) / 1e9
 
 
 @torch.no_grad()
@@ -131,9 +113,8 @@ def gpt_step(batch: int = 24, steps: int = 20, muon: bool = False) -> tuple[floa
     optimizer = optim.muon_with_adamw(model, lr=1e-3, muon_lr=1e-2, betas=(0.9, 0.99), weight_decay=0.1,
                                       decay_vectors=False) if muon else None
     seconds = _train_steps(model, lambda: (ids[:, :-1], ids[:, 1:]), lm.lm_loss, steps, optimizer)
-    n_mm = sum(p.numel() for name, p in model.named_parameters()
-               if p.dim() == 2 and not name.startswith("pos."))
-    flops_per_token = 6 * n_mm + 12 * config.num_layers * T * config.embed_dim
+    flops_per_token = transformer_flops_per_token(matmul_weights(model), config.num_layers, T,
+                                                  config.embed_dim)
     return batch * T / seconds, flops_per_token
 
 
@@ -204,7 +185,7 @@ def collect(render: bool = True) -> list[Row]:
         rows.append(Row("throughput", f"GPT training (4 × 128, context 64, batch 24), {name}", tokens,
                         "tokens/s"))
         rows.append(Row("throughput", f"GPT model FLOP utilisation, {name}",
-                        100 * tokens * flops_per_token / (peak * 1e9), "% of the matmul rate"))
+                        100 * mfu(tokens, flops_per_token, peak), "% of the matmul rate"))
     return rows
 
 

@@ -9,7 +9,7 @@
   and an output layer that shares its weights with the token embedding (weight tying).
   ``forward(ids)`` returns next-token logits; ``forward_with_state(ids, caches)`` also keeps every
   layer's keys and values (:class:`utils.transformer.KVCache`), so generation feeds one token at a
-  time; ``generate`` samples with temperature and top-k, with or without that cache.
+  time; ``generate`` samples through :func:`utils.lm.sample`, with or without that cache.
 
 The model follows GPT-2 {Radford et al. 2019} in the layout and the initialisation (normal with
 standard deviation 0.02, the projections into the residual stream scaled by 1/√(2·num_layers)), as
@@ -22,10 +22,10 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .nnutils import check_int, check_number, eval_mode
+from . import lm
+from .nnutils import check_int, check_number
 from .transformer import KVCache, LayerNorm, TransformerBlock
 
 __all__ = ["GPTConfig", "GPT"]
@@ -98,52 +98,27 @@ class GPT(nn.Module):
     def forward_with_state(self, ids: torch.Tensor, caches: list[KVCache] | None = None):
         """Logits (N, T, V) of ``ids`` (N, T) that continue the tokens already in ``caches`` (one
         :class:`KVCache` per layer; None = start afresh), and the extended caches."""
-        caches = caches if caches is not None else [KVCache() for _ in self.blocks]
+        if caches is None:
+            caches = [KVCache() for _ in self.blocks]
+        elif len(caches) != len(self.blocks):
+            raise ValueError(f"{len(caches)} caches for {len(self.blocks)} layers: pass one KVCache per "
+                             f"layer (or None to start afresh)")
         x = self._embed(ids, len(caches[0]))
         for block, cache in zip(self.blocks, caches):
             x = block(x, is_causal=True, cache=cache)
         return self.head(self.norm(x)), caches
 
-    @torch.no_grad()
+    @property
+    def max_context(self) -> int:
+        """The longest context the model reads (its learned position table): ``block_size``."""
+        return self.config.block_size
+
     def generate(self, prompt: torch.Tensor, n: int, *, temperature: float = 1.0, top_k: int | None = None,
                  generator: torch.Generator | None = None, use_cache: bool = True) -> torch.Tensor:
-        """Continue ``prompt`` (T0,) by ``n`` tokens; returns (T0 + n,). τ = 0 is greedy decoding;
-        ``top_k`` keeps the k most likely tokens. ``use_cache=False`` recomputes the whole context at
-        every step (the reference the cache must reproduce). When the text outgrows ``block_size``,
-        the context is the last ``block_size`` tokens (the cache is rebuilt from them)."""
-        check_int("n", n, minimum=0)
-        check_number("temperature", temperature, low=0.0)
-        if top_k is not None:
-            check_int("top_k", top_k)
-        if prompt.ndim != 1 or len(prompt) == 0:
-            raise ValueError(f"prompt must be a non-empty 1-D tensor of ids, got shape {tuple(prompt.shape)}")
-        block = self.config.block_size
-        device = self.tok.weight.device
-        ids = prompt.long().to(device)
-        caches = None
-        with eval_mode(self):
-            for _ in range(n):
-                if not use_cache:
-                    logits = self(ids[-block:][None])[:, -1]                          # (1, V)
-                elif caches is None or len(caches[0]) >= block:                     # (re)fill the cache
-                    context = ids[-block:] if caches is None else ids[-(block - 1):]
-                    logits, caches = self.forward_with_state(context[None])
-                    logits = logits[:, -1]
-                else:
-                    logits, caches = self.forward_with_state(ids[-1:][None], caches)
-                    logits = logits[:, -1]
-                ids = torch.cat([ids, _sample(logits, temperature, top_k, generator).to(device)])
-        return ids.cpu()
-
-
-def _sample(logits: torch.Tensor, temperature: float, top_k: int | None,
-            generator: torch.Generator | None) -> torch.Tensor:
-    """One id (1,) from logits (1, V): argmax for τ = 0, else softmax(logits / τ) over the top k."""
-    logits = logits.float().cpu()
-    if temperature == 0:
-        return logits.argmax(-1)
-    logits = logits / temperature
-    if top_k is not None and top_k < logits.size(-1):
-        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]                       # (1, 1)
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    return torch.multinomial(F.softmax(logits, dim=-1), 1, generator=generator)[:, 0]
+        """Continue ``prompt`` (T0,) by ``n`` tokens with :func:`utils.lm.sample`; returns (T0 + n,).
+        τ = 0 is greedy decoding; ``top_k`` keeps the k most likely tokens. Each token is predicted from
+        the last ``block_size`` tokens. ``use_cache`` feeds one token at a time through the key/value
+        cache while the text fits the context; past ``block_size`` the window slides, every position
+        shifts, and the cache is rebuilt from the window at each step. ``use_cache=False`` recomputes
+        the whole window at every step (the reference the cache must reproduce)."""
+        return lm.sample(self, prompt, n, temperature, generator, top_k=top_k, use_state=use_cache)

@@ -120,56 +120,76 @@ def temperature_probs(logits: torch.Tensor, temperature: float) -> torch.Tensor:
 
 
 def sample_next(logits: torch.Tensor, temperature: float = 1.0,
-                generator: torch.Generator | None = None) -> torch.Tensor:
-    """One id per row of logits (N, V), drawn from softmax(logits / τ); τ = 0 takes the argmax.
-    Returns (N,) int64 on the CPU (the generator is a CPU generator)."""
+                generator: torch.Generator | None = None, top_k: int | None = None) -> torch.Tensor:
+    """One id per row of logits (N, V), drawn from softmax(logits / τ) over the ``top_k`` most likely
+    ids (all when ``None``); τ = 0 takes the argmax. Returns (N,) int64 on the CPU (the generator is a
+    CPU generator). The book's only sampling rule: every language model samples through it."""
     if logits.ndim != 2:
         raise ValueError(f"expected logits (N, V), got {tuple(logits.shape)}")
+    check_number("temperature", temperature, low=0.0)
+    if top_k is not None:
+        check_int("top_k", top_k)
     logits = logits.detach().float().cpu()
     if temperature == 0:
         return logits.argmax(-1)
+    if top_k is not None and top_k < logits.size(-1):
+        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]                       # (N, 1)
+        logits = logits.masked_fill(logits < kth, float("-inf"))
     probs = temperature_probs(logits, temperature)                                  # (N, V)
     return torch.multinomial(probs, 1, generator=generator)[:, 0]
 
 
 @torch.no_grad()
 def sample(model: nn.Module, prompt_ids: torch.Tensor, n: int, temperature: float = 1.0,
-           generator: torch.Generator | None = None, *, context: int | None = None) -> torch.Tensor:
+           generator: torch.Generator | None = None, *, top_k: int | None = None,
+           context: int | None = None, use_state: bool = True) -> torch.Tensor:
     """Continue ``prompt_ids`` (T0,) by ``n`` ids drawn one at a time; returns (T0 + n,) on the CPU.
 
-    ``model`` maps ids (N, T) to logits (N, T, V). Two ways to feed it:
+    ``model`` maps ids (N, T) to logits (N, T, V). Each new id is drawn (:func:`sample_next`) from the
+    logits of the last position given the last ``context`` ids: all of them when ``context`` is None,
+    and never more than the model's ``max_context`` (a GPT's ``block_size``), which is also the default.
 
-    * a model with ``forward_with_state(x, state) -> (logits, state)`` (a recurrent model such as
-      :class:`CharLSTM`) reads the prompt once and then one new id per step, carrying its state;
-    * any other model (a Transformer) is re-run on the last ``context`` ids (all of them when ``None``)
-      at every step, and the logits of the last position are used.
-
-    Both give the same distribution for a recurrent model (the state summarises the whole prefix).
+    A model with ``forward_with_state(ids, state) -> (logits, state)`` (the LSTM's (h, c), the GPT's
+    key/value cache) is fed each new id alone while the state still describes exactly the last
+    ``context`` ids; once the text is longer than ``context``, the window slides and the state is
+    rebuilt from the window at every step (a GPT's learned positions shift with the window, so its
+    cached keys and values are no longer valid). ``use_state=False`` re-runs ``model`` on the window
+    at every step: the reference the stateful path must reproduce, token for token.
     τ = 0 is greedy decoding; the model is put in eval mode and restored afterwards.
     """
-    if prompt_ids.ndim != 1 or len(prompt_ids) == 0:
-        raise ValueError(f"prompt_ids must be a non-empty 1-D tensor of ids, got shape {tuple(prompt_ids.shape)}")
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
-    if not temperature >= 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
-    if context is not None and context < 1:
-        raise ValueError(f"context must be at least 1, got {context}")
+    if not isinstance(prompt_ids, torch.Tensor) or prompt_ids.ndim != 1 or len(prompt_ids) == 0:
+        raise ValueError(f"prompt_ids must be a non-empty 1-D tensor of ids, got "
+                         f"{tuple(prompt_ids.shape) if isinstance(prompt_ids, torch.Tensor) else type(prompt_ids)}")
+    if prompt_ids.dtype.is_floating_point or prompt_ids.dtype == torch.bool:
+        raise TypeError(f"prompt_ids must hold integer ids, got {prompt_ids.dtype}")
+    check_int("n", n, minimum=0)
+    check_number("temperature", temperature, low=0.0)
+    if top_k is not None:
+        check_int("top_k", top_k)
+    limit = getattr(model, "max_context", None)
+    if context is None:
+        context = limit
+    else:
+        check_int("context", context)
+        if limit is not None and context > limit:
+            raise ValueError(f"context={context} is longer than the model's max_context ({limit})")
     device = next(model.parameters()).device
     ids = prompt_ids.detach().long().cpu().tolist()
-    stateful = hasattr(model, "forward_with_state")
+    stateful = use_state and hasattr(model, "forward_with_state")
     with eval_mode(model):
-        state = None
-        feed = torch.tensor(ids, device=device)[None]                               # (1, T0)
+        state, fed = None, 0                  # fed: how many of the last ids the state describes
         for _ in range(n):
-            if stateful:
-                logits, state = model.forward_with_state(feed, state)               # (1, T, V)
+            window = ids if context is None else ids[-context:]
+            if stateful and state is not None and fed < len(window):
+                # the state holds window[:-1]: feed the newest id alone
+                logits, state = model.forward_with_state(torch.tensor([[ids[-1]]], device=device), state)
+                fed += 1
+            elif stateful:                    # first step, or the window slid: rebuild the state
+                logits, state = model.forward_with_state(torch.tensor(window, device=device)[None])
+                fed = len(window)
             else:
-                window = ids if context is None else ids[-context:]
-                logits = model(torch.tensor(window, device=device)[None])           # (1, T, V)
-            nxt = sample_next(logits[:, -1], temperature, generator).item()
-            ids.append(nxt)
-            feed = torch.tensor([[nxt]], device=device)                             # (1, 1)
+                logits = model(torch.tensor(window, device=device)[None])            # (1, T, V)
+            ids.append(sample_next(logits[:, -1], temperature, generator, top_k).item())
     return torch.tensor(ids, dtype=torch.long)
 
 
