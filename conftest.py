@@ -5,6 +5,9 @@ in quick mode: unless the caller set ``BOOK_QUICK`` (to 0 for a full run, say), 
 this file is imported, before nbval starts any kernel (kernels inherit the environment), so that no
 command runs for hours by accident. This file lives at the repository root because pytest loads
 ``tests/conftest.py`` only when it collects ``tests/``. A malformed switch stops the run at once.
+
+It also makes nbval execute the exercises' solutions: after the cells of a notebook, one item per
+```python block of a ``{solution}`` (``utils.exercises``), in the same kernel (see the end of the file).
 """
 from __future__ import annotations
 
