@@ -542,3 +542,12 @@ def test_book_offline_rejects_other_values(value, data_dir, monkeypatch):
     monkeypatch.setenv("BOOK_OFFLINE", value)
     with pytest.raises(ValueError, match=rf"BOOK_OFFLINE={value!r} is not an on/off switch"):
         fetch(spec())
+
+
+def test_a_relative_cache_dir_is_taken_from_the_project_root(monkeypatch, tmp_path):
+    # a notebook runs in its own folder: a relative BOOK_CACHE_DIR must not put weights in chapters/
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(files.CACHE_DIR_ENV, "build-cache")
+    assert files.cache_dir() == files.PROJECT_ROOT / "build-cache"
+    monkeypatch.setenv(files.CACHE_DIR_ENV, str(tmp_path / "abs"))
+    assert files.cache_dir() == tmp_path / "abs"

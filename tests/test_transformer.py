@@ -263,3 +263,14 @@ def test_feed_forward_and_counts():
 def test_bad_arguments(make, error, name):
     with pytest.raises(error, match=name):
         make()
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_a_float_mask_is_refused_on_both_paths(fused):
+    # a 0/1 float mask would be *added* to the scores by F.scaled_dot_product_attention: it masked nothing
+    attn = tf.MultiHeadAttention(8, 2, fused=fused)
+    x = torch.randn(2, 5, 8)
+    keep = torch.ones(2, 1, 5, 5, dtype=torch.bool).tril()
+    attn(x, mask=keep)
+    with pytest.raises(TypeError, match="boolean"):
+        attn(x, mask=keep.float())

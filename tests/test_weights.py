@@ -19,6 +19,17 @@ def small_model(seed: int = 0, hidden: int = 16) -> nn.Module:
     return ImprovedCNN(ImprovedCNNConfig(channels=(4, 8), hidden_size=hidden))
 
 
+def nudge(model: nn.Module, calls: list | None = None):
+    """A train_fn that changes every parameter of ``model`` in place (and counts its calls)."""
+    def train():
+        if calls is not None:
+            calls.append(1)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(1.0)
+    return train
+
+
 def assert_same_state(a: nn.Module, b: nn.Module) -> None:
     sa, sb = a.state_dict(), b.state_dict()
     assert sa.keys() == sb.keys()
@@ -125,7 +136,7 @@ def test_load_or_train_logs_whether_it_loaded_for_the_run_record(monkeypatch, tm
     log = tmp_path / "uses.jsonl"
     monkeypatch.setenv(weights.USE_LOG_ENV, str(log))
     model = small_model(0)
-    weights.load_or_train("m", model, lambda: None)
+    weights.load_or_train("m", model, nudge(model))
     weights.load_or_train("m", small_model(1), lambda: pytest.fail("must load"))
     assert [json.loads(line) for line in log.read_text().splitlines()] == [
         {"name": "m", "loaded": False}, {"name": "m", "loaded": True}]
@@ -138,7 +149,7 @@ def test_load_or_train_replaces_a_file_that_does_not_fit():
     weights.save_weights(small_model(hidden=16), "m")
     bigger = small_model(hidden=32)
     trained = []
-    assert weights.load_or_train("m", bigger, lambda: trained.append(1)) is False
+    assert weights.load_or_train("m", bigger, nudge(bigger, trained)) is False
     assert trained == [1]
     weights.load_weights(small_model(2, hidden=32), "m")   # the file now fits the new model
 
@@ -279,24 +290,28 @@ def test_tied_weights_can_be_saved_and_loaded():
 def test_load_or_train_says_why_it_trains(capsys):
     config = weights.config_json(lr=0.1)
     trained = []
-    assert weights.load_or_train("t", Tiny(), lambda: trained.append(1), config=config) is False
+    m = Tiny()
+    assert weights.load_or_train("t", m, nudge(m, trained), config=config) is False
     assert "training 't' now, because no cached weights (t.safetensors is not in the book's cache)" in \
         capsys.readouterr().out
     assert weights.load_or_train("t", Tiny(), lambda: trained.append(1), config=config) is True
     assert capsys.readouterr().out == "" and trained == [1]
 
-    assert weights.load_or_train("t", Tiny(), lambda: trained.append(1), config=weights.config_json(lr=0.2)) \
+    m = Tiny()
+    assert weights.load_or_train("t", m, nudge(m, trained), config=weights.config_json(lr=0.2)) \
         is False
     out = capsys.readouterr().out
     assert "because the training configuration changed: " in out and "lr: 0.1 in the file, 0.2 now" in out
 
-    assert weights.load_or_train("t", Tiny(torch.float64), lambda: trained.append(1),
+    m = Tiny(torch.float64)
+    assert weights.load_or_train("t", m, nudge(m, trained),
                                  config=weights.config_json(lr=0.2)) is False
     assert "because the cached weights do not fit the model: " in capsys.readouterr().out
 
     path = weights.weights_path("t")
     flip(path, path.stat().st_size - 1)
-    assert weights.load_or_train("t", Tiny(torch.float64), lambda: trained.append(1),
+    m = Tiny(torch.float64)
+    assert weights.load_or_train("t", m, nudge(m, trained),
                                  config=weights.config_json(lr=0.2)) is False
     out = capsys.readouterr().out
     assert "because the cached file is corrupt or unreadable: cached weights t.safetensors are corrupt" in out
@@ -334,8 +349,7 @@ def test_load_or_train_stores_metadata_from_training():
     model = small_model()
     calls = []
 
-    def train():
-        calls.append(1)
+    train = nudge(model, calls)
 
     def describe():
         return {"history": '{"val_acc": 0.5}', "calls": len(calls)}
@@ -344,3 +358,46 @@ def test_load_or_train_stores_metadata_from_training():
     assert weights.load_or_train("with_meta", small_model(1), train, metadata_fn=describe)
     _, meta = weights.read_weights_and_metadata("with_meta")
     assert meta["history"] == '{"val_acc": 0.5}' and meta["calls"] == "1" and len(calls) == 1
+
+
+def test_load_or_train_refuses_to_cache_an_untrained_model():
+    # a train_fn that trains a copy (or nothing) would have cached the untrained weights
+    model = Tiny()
+    with pytest.raises(ValueError, match="unchanged.*in place"):
+        weights.load_or_train("lazy", model, lambda: None)
+    assert not weights.weights_path("lazy").exists()
+    with pytest.raises(TypeError, match="train_fn"):
+        weights.load_or_train("lazy", model, "train")
+
+
+def test_user_metadata_is_covered_by_the_checksum():
+    weights.save_weights(Tiny(), "meta", metadata={"test_acc": "0.91"})
+    path = weights.weights_path("meta")
+    raw = path.read_bytes()
+    assert raw.count(b"0.91") == 1
+    path.write_bytes(raw.replace(b"0.91", b"0.99"))            # same length: a forged header value
+    with pytest.raises(weights.CorruptWeightsError, match="corrupt"):
+        weights.read_weights_and_metadata("meta")
+
+
+def test_two_processes_asking_for_the_same_weights_train_once(tmp_path):
+    import subprocess
+    import sys
+    script = tmp_path / "race.py"
+    script.write_text(
+        "import sys, time, torch\n"
+        "from torch import nn\n"
+        "from utils import weights\n"
+        "torch.manual_seed(int(sys.argv[1]))\n"
+        "model = nn.Linear(3, 2)\n"
+        "def train():\n"
+        "    print('trained', flush=True); time.sleep(1.0)\n"
+        "    with torch.no_grad(): model.weight.add_(float(sys.argv[1]))\n"
+        "weights.load_or_train('race', model, train)\n"
+        "print(model.weight.sum().item())\n")
+    procs = [subprocess.Popen([sys.executable, str(script), str(seed)], stdout=subprocess.PIPE, text=True)
+             for seed in (1, 2)]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert sum(out.count("trained") for out in outs) == 1, outs
+    assert outs[0].split()[-1] == outs[1].split()[-1], "both processes end with the cached weights"

@@ -83,9 +83,11 @@ class DataFile:
 
 
 def cache_dir() -> Path:
-    """The book's cache: ``$BOOK_CACHE_DIR``, else ``$XDG_CACHE_HOME/llm-book``, else ``~/.cache/llm-book``."""
-    if os.environ.get(CACHE_DIR_ENV):
-        return Path(os.environ[CACHE_DIR_ENV]).expanduser()
+    """The book's cache: ``$BOOK_CACHE_DIR`` (a relative path from the project root), else ``$XDG_CACHE_HOME/llm-book``, else ``~/.cache/llm-book``."""
+    if os.environ.get(CACHE_DIR_ENV, "").strip():
+        # a relative path is taken from the project root, as for BOOK_DATA_DIR: a notebook runs in its
+        # own folder, and the cache must not land inside chapters/
+        return Path(os.path.normpath(PROJECT_ROOT / Path(os.environ[CACHE_DIR_ENV].strip()).expanduser()))
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "llm-book"
 

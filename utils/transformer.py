@@ -150,6 +150,11 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(f"key and value must have the same (N, T_k): {tuple(key.shape)}, {tuple(value.shape)}")
         if is_causal and mask is not None:
             raise ValueError("give either mask or is_causal=True, not both")
+        if mask is not None and (not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool):
+            # F.scaled_dot_product_attention would add a float mask to the scores: 1.0/0.0 masks nothing
+            raise TypeError(f"mask must be a boolean tensor (True = may attend), got "
+                            f"{mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__}; "
+                            f"use mask.bool() for a 0/1 mask")
         q = self._split(self.q_proj(query))                        # (N, h, T_q, d_k)
         k = self._split(self.k_proj(key))                          # (N, h, T_k, d_k)
         v = self._split(self.v_proj(value))                        # (N, h, T_k, d_k)

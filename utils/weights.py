@@ -26,6 +26,7 @@ import dataclasses
 import hashlib
 import json
 import re
+from contextlib import contextmanager
 from os import environ
 from pathlib import Path
 from typing import Any, Callable
@@ -34,6 +35,11 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
+
+try:                          # POSIX; elsewhere two processes may both train (see _name_lock)
+    import fcntl
+except ImportError:           # pragma: no cover
+    fcntl = None
 
 from .files import atomic_path, cache_dir
 from .runtime import is_quick
@@ -110,9 +116,13 @@ def _canonical(config: str, argument: str = "config") -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def tensors_sha256(tensors: dict[str, torch.Tensor], config: str | None = None) -> str:
-    """SHA-256 over the tensors' names, dtypes, shapes and bytes (in name order) and ``config``."""
+def tensors_sha256(tensors: dict[str, torch.Tensor], config: str | None = None,
+                   metadata: dict[str, str] | None = None) -> str:
+    """SHA-256 over the tensors' names, dtypes, shapes and bytes (in name order), ``config`` and the
+    caller's ``metadata`` (a test accuracy or a history stored with the weights is checked too)."""
     digest = hashlib.sha256()
+    if metadata:
+        digest.update(b"metadata\0" + json.dumps(metadata, sort_keys=True).encode() + b"\0")
     for key in sorted(tensors):
         t = tensors[key].detach().cpu().contiguous()
         digest.update(json.dumps([key, str(t.dtype), list(t.shape)]).encode() + b"\0")
@@ -148,7 +158,7 @@ def save_weights(model: nn.Module, name: str, metadata: dict[str, str] | None = 
     canonical = None if config is None else _canonical(config)
     tensors = _state(model)
     meta.setdefault("torch", torch.__version__)
-    meta[SHA256_KEY] = tensors_sha256(tensors, canonical)
+    meta[SHA256_KEY] = tensors_sha256(tensors, canonical, meta)
     if canonical is not None:
         meta[CONFIG_KEY] = canonical
     with atomic_path(path) as tmp:
@@ -185,7 +195,8 @@ def read_weights_and_metadata(name: str) -> tuple[dict[str, torch.Tensor], dict[
     if stored is None:
         raise CorruptWeightsError(f"cached weights {path.name} carry no checksum (saved by an older version "
                                   "of utils), so they cannot be verified; train again to replace them")
-    actual = tensors_sha256(tensors, meta.get(CONFIG_KEY))
+    user = {k: v for k, v in meta.items() if k not in (SHA256_KEY, CONFIG_KEY)}
+    actual = tensors_sha256(tensors, meta.get(CONFIG_KEY), user)
     if actual != stored:
         raise CorruptWeightsError(f"cached weights {path.name} are corrupt: the SHA-256 of their tensors is "
                                   f"{actual}, the file records {stored}; train again to replace them")
@@ -294,7 +305,30 @@ def load_or_train(name: str, model: nn.Module, train_fn: Callable[[], object], *
     path = weights_path(name)
     if config is not None:
         config = _canonical(config)
+    if not callable(train_fn):
+        raise TypeError(f"train_fn must be a function that trains the model in place, got {train_fn!r}")
     _check_writable(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _name_lock(path):      # a second process asking for the same weights waits, then loads them
+        return _load_or_train(name, path, model, train_fn, config, metadata_fn)
+
+
+@contextmanager
+def _name_lock(path: Path):
+    """An exclusive lock between processes for one weights file (``flock`` on a hidden lock file
+    beside it; a no-op where ``fcntl`` is missing)."""
+    if fcntl is None:
+        yield
+        return
+    with open(path.parent / f".{path.name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _load_or_train(name, path, model, train_fn, config, metadata_fn) -> bool:
     try:
         load_weights(model, name, config=config)
         _log_use(name, loaded=True)
@@ -308,7 +342,12 @@ def load_or_train(name: str, model: nn.Module, train_fn: Callable[[], object], *
     except WeightsMismatchError as exc:
         reason = f"the cached weights do not fit the model: {_short(exc, path)}"
     print(f"training {name!r} now, because {reason}")
+    before = {k: v.detach().clone() for k, v in model.state_dict().items()}
     train_fn()
+    if all(torch.equal(v, before[k]) for k, v in model.state_dict().items()):
+        raise ValueError(f"train_fn left every weight of the model unchanged, so {name!r} would cache an "
+                         f"untrained model (nothing was saved): train_fn must train the model passed to "
+                         f"load_or_train in place")
     save_weights(model, name, metadata_fn() if metadata_fn is not None else None, config=config)
     _log_use(name, loaded=False)
     return False
