@@ -6,6 +6,7 @@ batches. Nothing here is timed: the tests check results, not speed.
 """
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
@@ -130,3 +131,17 @@ def test_cli_help():
     assert done.returncode == 0, done.stderr
     for option in ("--steps", "--global-batch", "--seq-len", "--check-grad", "--grad-out", "--backend"):
         assert option in done.stdout
+
+
+def test_leftover_torchrun_variables_stop_with_a_message_instead_of_hanging(monkeypatch):
+    with socket.socket() as s:                       # a free port where no rank 0 is listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for name, value in {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "MASTER_ADDR": "127.0.0.1",
+                        "MASTER_PORT": str(port), distributed.RENDEZVOUS_TIMEOUT_ENV: "2"}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(RuntimeError, match="did not join within 2 s.*RANK=1 WORLD_SIZE=2"):
+        distributed.main(["--global-batch", "4", "--steps", "1"])
+    monkeypatch.delenv("MASTER_PORT")
+    with pytest.raises(RuntimeError, match="MASTER_PORT"):
+        distributed.main(["--global-batch", "4", "--steps", "1"])

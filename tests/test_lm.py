@@ -278,3 +278,11 @@ def test_sample_with_state_and_a_short_context_equals_rerunning_the_window():
     a = lm.sample(model, prompt, 20, 0.0, context=5)
     b = lm.sample(model, prompt, 20, 0.0, context=5, use_state=False)
     assert torch.equal(a, b)
+
+
+def test_split_loss_refuses_a_bad_batch_size():
+    model = lm.CharLSTM(lm.CharLSTMConfig(vocab_size=11, embed_dim=4, hidden_size=8, num_layers=1))
+    ids = torch.randint(0, 11, (50,))
+    for bad in (-1, 0):
+        with pytest.raises(ValueError, match="batch_size"):
+            lm.split_loss(model, ids, 8, batch_size=bad)

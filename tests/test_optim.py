@@ -143,3 +143,10 @@ def test_lm_recipe_with_muon_lr_builds_the_combined_optimizer_and_checks_the_rat
     assert [type(o).__name__ for o in opt.optimizers] == ["AdamW", "Muon"]
     with pytest.raises(ValueError, match="muon_lr"):
         LMRecipe(muon_lr=0.0)
+
+
+def test_combined_optimizer_refuses_groups_it_would_never_step():
+    a, b = torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(2))
+    combined = CombinedOptimizer([torch.optim.SGD([a], lr=0.1)])
+    with pytest.raises(NotImplementedError, match="add_param_group"):
+        combined.add_param_group({"params": [b]})

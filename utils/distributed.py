@@ -48,6 +48,7 @@ import signal
 import socket
 import subprocess
 import sys
+from datetime import timedelta
 import tempfile
 import time
 from dataclasses import asdict
@@ -315,6 +316,28 @@ def cpu_threads(local_world_size: int) -> int:
     return max(1, cores // local_world_size)
 
 
+RENDEZVOUS_TIMEOUT_ENV = "BOOK_DIST_TIMEOUT"      # seconds to wait for the other processes (default 120)
+
+
+def _init_process_group(backend: str, device: torch.device) -> None:
+    """``init_process_group`` from torchrun's variables, with a deadline: variables left over in a
+    shell (``RANK=1 WORLD_SIZE=2 ...`` with no rank 0 running) would otherwise wait for the other
+    processes in silence for half an hour."""
+    missing = [name for name in ("WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if name not in os.environ]
+    if missing:
+        raise RuntimeError(f"RANK is set but {', '.join(missing)} not: start the script with torchrun "
+                           f"(or utils.distributed.launch), or unset RANK to run one process")
+    seconds = float(os.environ.get(RENDEZVOUS_TIMEOUT_ENV, "120"))
+    try:
+        dist.init_process_group(backend=backend, device_id=device if backend == "nccl" else None,
+                                timeout=timedelta(seconds=seconds))
+    except Exception as exc:      # DistStoreError, RuntimeError: the rendezvous did not complete
+        leftover = " ".join(f"{k}={os.environ[k]}" for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"))
+        raise RuntimeError(f"the other processes did not join within {seconds:g} s ({leftover}): start all "
+                           f"of them with torchrun, or unset these variables to run one process "
+                           f"({type(exc).__name__}: {exc})") from exc
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -335,7 +358,7 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(cpu_threads(int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
     started = "RANK" in os.environ                    # torchrun (or any launcher) set the environment
     if started:
-        dist.init_process_group(backend=backend, device_id=device if backend == "nccl" else None)
+        _init_process_group(backend, device)
     try:
         rank, world, _ = _world()
         from .data import load_tiny_shakespeare

@@ -253,6 +253,7 @@ def split_loss(model: nn.Module, ids: torch.Tensor, seq_len: int, batch_size: in
     windows, nothing is sampled: the same model always gets the same number."""
     _check_ids(ids, 1)
     check_int("seq_len", seq_len)
+    check_int("batch_size", batch_size)
     device = next(model.parameters()).device
     inputs, targets = ids[:-1], ids[1:]
     n_full = len(inputs) // seq_len

@@ -277,10 +277,22 @@ def run_info(path: Path) -> dict:
 
 
 def main(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m utils.notebooks",
+        description="Re-run notebooks in full mode, in place (their stored outputs and run records); "
+                    "pages that provide values to other pages run first (utils.pages).")
+    parser.add_argument("notebooks", nargs="*", type=Path,
+                        help="notebooks to run (default: every notebook of the book)")
+    args = parser.parse_args(argv)
+    for path in args.notebooks:
+        if path.suffix != ".ipynb" or not path.is_file():
+            parser.error(f"{path} is not a notebook file (.ipynb)")
     from .pages import execution_order
 
     # providers of values other pages quote run before their readers (utils.pages)
-    paths = execution_order([Path(a).resolve() for a in argv] or [ROOT / p for p in notebooks()])
+    paths = execution_order([p.resolve() for p in args.notebooks] or [ROOT / p for p in notebooks()])
     total = 0.0
     for path in paths:
         print(f"executing {path.relative_to(ROOT)} (full mode) ...", flush=True)

@@ -130,6 +130,15 @@ class CombinedOptimizer(torch.optim.Optimizer):
         for opt in self.optimizers:
             opt.step()
 
+    def add_param_group(self, param_group: dict) -> None:
+        # torch.optim.Optimizer.__init__ calls this once per group before self.optimizers exists;
+        # afterwards a new group would belong to no inner optimizer and never be stepped
+        if hasattr(self, "optimizers"):
+            raise NotImplementedError("CombinedOptimizer cannot take new parameter groups: add them to one "
+                                      "of its optimizers (self.optimizers[i].add_param_group) before "
+                                      "combining them")
+        super().add_param_group(param_group)
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         for opt in self.optimizers:
             opt.zero_grad(set_to_none=set_to_none)
