@@ -47,3 +47,23 @@ def fashion_mnist_accuracies(classifier: str) -> list[float]:
         known = sorted({e.classifier for e in FASHION_MNIST_BENCHMARK})
         raise ValueError(f"classifier {classifier!r} is not among the stored rows: {known}")
     return found
+
+
+@dataclass(frozen=True)
+class Published:
+    """One number as a source prints it: the value, where it is (table, sentence) and the key of the
+    source in ``references.bib``."""
+
+    value: float
+    where: str
+    source: str
+
+
+# nanoGPT's README, "I only have a macbook" section: the CPU recipe "gets us a loss of only 1.88" and
+# "runs in about ~3 minutes" (on a CPU the README does not name).
+NANOGPT_CPU_LOSS = Published(1.88, "README, CPU recipe: validation loss", "karpathy2022nanogpt")
+NANOGPT_CPU_SECONDS = Published(180.0, "README, CPU recipe: about 3 minutes", "karpathy2022nanogpt")
+# Kim (2014), Table 2, the MR column: test accuracy of the CNN variants (10-fold cross-validation).
+KIM_MR_RAND = Published(0.761, "Table 2, CNN-rand, MR", "kim2014convolutional")
+KIM_MR_STATIC = Published(0.810, "Table 2, CNN-static, MR", "kim2014convolutional")
+KIM_MR_NON_STATIC = Published(0.815, "Table 2, CNN-non-static, MR", "kim2014convolutional")
