@@ -4,13 +4,18 @@ The HTML in ``_build/html`` (``make book``) is served on localhost and each page
 contents names is loaded at 1280 × 900 pixels. Per page: no JavaScript errors in the console;
 MathJax typeset every formula (no error nodes, no raw ``$$`` or ``\\(`` left in the prose); every
 image loaded; no Markdown table reached the page as raw ``|---|`` text; nothing but code listings
-and their outputs wider than the window. Over the whole site: every internal link and ``#anchor``
-resolves (checked on the HTML files). The search page must find a known term. Screenshots of three
-key pages (one in the dark theme) go to ``_build/screenshots``.
+and their outputs wider than the window; English punctuation (’ ‘ “ ”) beside a Latin letter set in
+a Latin face, not full-width by a CJK font (its advance width, measured in the page, must stay below
+0.7 em); no serious or critical WCAG 2 A/AA violation found by axe-core. Then the same page at a
+phone's width (390 px, mobile emulation) must not scroll sideways. Over the whole site: every
+internal link and ``#anchor`` resolves (checked on the HTML files). The search page must find a
+known term. Screenshots of key pages (one in the dark theme, one at phone width) go to
+``_build/screenshots``.
 
 Needs Chromium and its driver (Debian: ``apt-get install chromium chromium-driver``; elsewhere set
-``BOOK_CHROME`` and ``BOOK_CHROMEDRIVER`` to the browser and driver programs) and Selenium
-(in ``requirements.txt``).
+``BOOK_CHROME`` and ``BOOK_CHROMEDRIVER`` to the browser and driver programs), Selenium
+(in ``requirements.txt``) and axe-core from npm (``.ci/run`` installs it into ``.ci/axe``; elsewhere
+set ``BOOK_AXE`` to its ``axe.min.js``).
 
     python -m utils.browser_check [--lab]      # --lab: also a notebook in JupyterLab, screenshot
 """
@@ -36,12 +41,20 @@ from .notebooks import ROOT, has_table, toc_files
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 WIDTH, HEIGHT = 1280, 900
+PHONE_WIDTH, PHONE_HEIGHT = 390, 844          # a phone's CSS pixels (iPhone 12-15)
+AXE = ROOT / ".ci" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+AXE_INSTALL = "npm install --no-save --prefix .ci/axe axe-core@4.14.1"
+# WCAG 2.0, 2.1 and 2.2 at levels A and AA; a violation of impact serious or critical fails the page
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+AXE_FAIL = ("serious", "critical")        # axe's experimental rules (not ready, its docs say) are left out
+FULL_WIDTH_EM = 0.7     # a Latin ’ is 0.2-0.35 em wide, a CJK font's full-width one 1 em
 SEARCH_TERM, SEARCH_MUST_FIND = "backpropagation", "chapters/02_core_concepts/05_backpropagation.html"
-# (page, file name, theme, element to scroll to): the reader's first page, a chapter with formulas,
-# and a plot in the dark theme (plots must stay readable there)
+# (page, file name, theme, element to scroll to[, window width]): the reader's first page, a chapter
+# with formulas, a plot in the dark theme (plots must stay readable there), and a page at phone width
 SCREENSHOTS = [("chapters/preface.html", "preface-light.png", "light", None),
                ("chapters/03_algorithms/transformer.html", "transformer-light.png", "light", None),
-               ("chapters/05_outlook/trends.html", "trends-plot-dark.png", "dark", ".cell_output img")]
+               ("chapters/05_outlook/trends.html", "trends-plot-dark.png", "dark", ".cell_output img"),
+               ("chapters/03_algorithms/transformer.html", "transformer-phone.png", "light", None, PHONE_WIDTH)]
 LAB_NOTEBOOK = "chapters/03_algorithms/cnn.ipynb"
 
 # Run in the page: what a reader would see that is wrong. Code listings (pre), notebook outputs and
@@ -77,6 +90,67 @@ const wide = Array.from(main.querySelectorAll("p, li, h1, h2, h3, h4, dd, dt, fi
   .map(e => e.tagName + ": " + e.textContent.trim().slice(0, 50));
 if (wide.length) problems.push(`text wider than the window: ${wide.slice(0, 3).join(" | ")}`);
 return {problems: problems, text: text};
+"""
+
+# English punctuation set by a CJK font is full-width: "article’ s". For ’ ‘ “ ” next to a Latin
+# letter in the prose, measure the advance width of the character (a Range around it) in em of its
+# element's font size, and that of the letter beside it.
+FULL_WIDTH_JS = r"""
+const limit = arguments[0];
+const main = document.querySelector("main") || document.body;
+const skip = "pre, code, script, style, mjx-container, .cell_output, textarea, kbd, samp";
+const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT, {acceptNode: n =>
+  (n.parentElement && !n.parentElement.closest(skip)) ? NodeFilter.FILTER_ACCEPT : NodeFilter.FILTER_REJECT});
+const pattern = /[A-Za-z][\u2018\u2019\u201C\u201D]|[\u2018\u2019\u201C\u201D][A-Za-z]/g;
+const width = (node, i) => { const r = document.createRange(); r.setStart(node, i); r.setEnd(node, i + 1);
+                             return r.getBoundingClientRect().width; };
+let checked = 0; const bad = [];
+for (let node = walker.nextNode(); node && checked < 400; node = walker.nextNode()) {
+  for (const m of node.data.matchAll(pattern)) {
+    const mark = /[A-Za-z]/.test(m[0][0]) ? m.index + 1 : m.index;
+    const letter = mark === m.index ? m.index + 1 : m.index;
+    const em = parseFloat(getComputedStyle(node.parentElement).fontSize);
+    const w = width(node, mark);
+    if (!(w > 0) || !(em > 0)) continue;              // not rendered (a hidden element)
+    checked++;
+    if (w >= limit * em) bad.push({text: node.data.slice(Math.max(0, mark - 20), mark + 20), mark: node.data[mark],
+        em: w / em, letter: width(node, letter) / em,
+        font: getComputedStyle(node.parentElement).fontFamily.slice(0, 60)});
+  }
+}
+return {checked: checked, bad: bad};
+"""
+
+AXE_JS = r"""
+const done = arguments[arguments.length - 1];
+axe.run(document, {runOnly: {type: "tag", values: arguments[0]}, resultTypes: ["violations"]})
+  .then(r => done(r.violations.filter(v => !v.tags.includes("experimental")).map(v => ({
+                                          id: v.id, impact: v.impact, help: v.help, count: v.nodes.length,
+                                          targets: v.nodes.slice(0, 3).map(n => n.target.join(" "))}))),
+        e => done("error: " + e));
+"""
+
+# At phone width the page itself must not scroll sideways; if it does, name the outermost elements
+# that stick out and are not inside a box that scrolls (or clips) on its own.
+PHONE_OVERFLOW_JS = r"""
+const root = document.documentElement;
+const width = root.clientWidth;
+if (root.scrollWidth <= width + 1) return null;
+const scrolls = e => ["auto", "scroll", "hidden", "clip"].includes(getComputedStyle(e).overflowX);
+const culprits = [];
+for (const e of document.body.querySelectorAll("*")) {
+  if (e.getBoundingClientRect().right <= width + 1) continue;
+  let fixed = false;                                      // a fixed box (the skip link) does not widen the page
+  for (let a = e; a && !fixed; a = a.parentElement) fixed = getComputedStyle(a).position === "fixed";
+  if (fixed) continue;
+  let inside = false;
+  for (let a = e.parentElement; a && a !== document.body; a = a.parentElement)
+    if (scrolls(a) || a.getBoundingClientRect().right > width + 1) { inside = true; break; }
+  if (!inside) culprits.push(e.tagName.toLowerCase() + (e.className && typeof e.className === "string" ?
+      "." + e.className.trim().split(/\s+/).join(".") : "") + " " +
+      JSON.stringify((e.textContent || "").trim().slice(0, 40)));
+}
+return {scrollWidth: root.scrollWidth, width: width, culprits: culprits.slice(0, 4)};
 """
 
 WAIT_FOR_MATHJAX_JS = r"""
@@ -183,7 +257,55 @@ class PageReport:
     problems: list[str] = field(default_factory=list)
 
 
-def check_page(driver, url: str, page: str) -> PageReport:
+@functools.lru_cache(maxsize=None)
+def axe_source() -> str:
+    """axe-core's script (``BOOK_AXE`` or the copy ``.ci/run`` installs); a clear error if missing."""
+    path = Path(os.environ.get("BOOK_AXE") or AXE)
+    if not path.is_file():
+        raise FileNotFoundError(f"axe-core is missing ({path}): install it with `{AXE_INSTALL}` in the "
+                                "repository root (.ci/run does), or set BOOK_AXE to its axe.min.js")
+    return path.read_text(encoding="utf-8")
+
+
+def full_width_punctuation(driver) -> list[str]:
+    """English punctuation in the loaded page that a CJK font set full-width (see FULL_WIDTH_JS)."""
+    result = driver.execute_script(FULL_WIDTH_JS, FULL_WIDTH_EM)
+    if not result["bad"]:
+        return []
+    first = result["bad"][0]
+    return [f"{len(result['bad'])} of {result['checked']} ’‘“” beside Latin letters are full-width (a CJK font "
+            f"sets them): {first['mark']} is {first['em']:.2f} em wide, the letter beside it {first['letter']:.2f} em, "
+            f"in {first['text']!r} (font-family {first['font']!r}...)"]
+
+
+def accessibility(driver) -> list[str]:
+    """Serious or critical WCAG 2 A/AA violations that axe-core finds in the loaded page."""
+    driver.execute_script(axe_source() + "\n;return 0;")
+    found = driver.execute_async_script(AXE_JS, AXE_TAGS)
+    if isinstance(found, str):
+        return [f"axe-core failed: {found}"]
+    return [f"accessibility ({v['impact']}): {v['id']}: {v['help']}: {v['count']} element(s), e.g. "
+            + "; ".join(v["targets"]) for v in found if v["impact"] in AXE_FAIL]
+
+
+def phone_overflow(driver) -> list[str]:
+    """Load nothing new: show the loaded page at phone width and report sideways scrolling."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": PHONE_WIDTH, "height": PHONE_HEIGHT, "deviceScaleFactor": 1, "mobile": True})
+    try:
+        driver.execute_async_script("const done = arguments[0];"
+                                    "requestAnimationFrame(() => requestAnimationFrame(() => done(0)));")
+        found = driver.execute_script(PHONE_OVERFLOW_JS)
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    if not found:
+        return []
+    return [f"at {PHONE_WIDTH} px the page scrolls sideways: {found['scrollWidth']} px wide in a {found['width']} px "
+            f"window; sticking out: {' | '.join(found['culprits']) or '?'}"]
+
+
+def check_page(driver, url: str, page: str, audit: bool = True, phone: bool = True) -> PageReport:
+    """Every check on one page; ``audit``: axe-core's WCAG audit, ``phone``: the 390 px pass."""
     report = PageReport(page)
     driver.get(url + page)
     state = driver.execute_async_script(WAIT_FOR_MATHJAX_JS)
@@ -193,6 +315,11 @@ def check_page(driver, url: str, page: str) -> PageReport:
     report.problems += result["problems"]
     if has_table(result["text"]):
         report.problems.append("a Markdown table reached the page as raw | --- | text")
+    report.problems += full_width_punctuation(driver)
+    if audit:
+        report.problems += accessibility(driver)
+    if phone:
+        report.problems += phone_overflow(driver)
     for entry in driver.get_log("browser"):
         if entry["level"] == "SEVERE":
             report.problems.append(f"console error: {entry['message'][:200]}")
@@ -216,7 +343,19 @@ def check_search(driver, url: str) -> list[str]:
     return []
 
 
-def screenshot(driver, url: str, page: str, name: str, theme: str, scroll_to: str | None = None) -> Path:
+def screenshot(driver, url: str, page: str, name: str, theme: str, scroll_to: str | None = None,
+               width: int | None = None) -> Path:
+    if width:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": PHONE_HEIGHT, "deviceScaleFactor": 1, "mobile": True})
+    try:
+        return _screenshot(driver, url, page, name, theme, scroll_to)
+    finally:
+        if width:
+            driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def _screenshot(driver, url: str, page: str, name: str, theme: str, scroll_to: str | None) -> Path:
     driver.get(url + page)
     # pydata-sphinx-theme keeps the reader's choice in localStorage and on <html data-theme>
     driver.execute_script("localStorage.setItem('theme', arguments[0]); localStorage.setItem('mode', arguments[0]);"
@@ -302,6 +441,11 @@ def main(argv: list[str] | None = None) -> int:
     pages = [str(p.with_suffix(".html")) for p in toc_files()]
     files = sorted(p for p in HTML.rglob("*.html") if "_static" not in p.parts and "_sources" not in p.parts)
     problems = [f"link {p}" for p in broken_links(files)]
+    try:
+        axe_source()
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     server, url = serve(HTML)
     driver = browser()
     try:
@@ -320,7 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         driver.quit()
         server.shutdown()
-    print(f"{len(pages)} pages loaded in Chromium, {len(files)} HTML files' links checked, search checked, "
+    print(f"{len(pages)} pages loaded in Chromium (at {WIDTH} px with axe-core's audit, then at {PHONE_WIDTH} px), "
+          f"{len(files)} HTML files' links checked, search checked, "
           f"in {seconds:.0f} s; screenshots: {', '.join(str(s.relative_to(ROOT)) for s in shots)}")
     if problems:
         print(f"{len(problems)} problem(s):\n  " + "\n  ".join(problems), file=sys.stderr)
