@@ -22,3 +22,17 @@ def test_a_missing_program_is_named_with_its_package(monkeypatch):
 def test_the_bbm_stand_in_defines_mathbbm():
     sty = (pdf.ROOT / "_latex" / "bbm.sty").read_text()
     assert r"\ProvidesPackage{bbm}" in sty and r"\providecommand{\mathbbm}" in sty
+
+
+def test_full_width_quotes_leave_a_gap_that_the_check_finds():
+    """What xeCJK's default classes did to the PDF's English ("book’ s version" on page 166), found with
+    the page number; correctly set quotes, plural possessives and Chinese quotes pass."""
+    bad = ["Contents", "The book’ s version and “ quoted ” text; don’ t.\nMore."]
+    found = pdf.full_width_gaps(bad)
+    assert len(found) == 4 and all(f.startswith("page 2: ") for f in found), found
+    assert "book’ s version" in found[0]
+    # xelatex with xeCJK's default classes, pdftotext of "The book’s version, “quoted” text; the tokens’ outputs."
+    eaten = pdf.full_width_gaps(["The book’s version, “quoted”text; the tokens’outputs."])
+    assert len(eaten) == 2 and "“quoted”text" in eaten[0] and "tokens’outputs" in eaten[1], eaten
+    good = ["The book’s version, the tokens’ outputs, “quoted” text; don’t. 术语“注意力”。", "x = 'a'  # code"]
+    assert pdf.full_width_gaps(good) == []

@@ -4,7 +4,9 @@ Steps: Sphinx writes ``_build/latex/book.tex`` (``jupyter-book build --builder l
 codes that stored outputs may hold are removed from it (xelatex cannot typeset the escape
 character); ``latexmk`` runs xelatex until the cross-references settle; then the PDF is checked:
 its text (``pdftotext``) must hold known headings, Chinese among them, because a missing CJK font
-or glyph fails silently in LaTeX; and two pages are rendered to PNG (``pdftoppm``) for a look.
+or glyph fails silently in LaTeX; English quotes must not be set full-width by the CJK font (which
+leaves a gap in the text: "book’ s", "“ quoted ”"); and two pages are rendered to PNG
+(``pdftoppm``) for a look.
 
 Needs, besides the Python environment: xelatex and latexmk with the CJK and recommended fonts
 packages, the Noto CJK fonts and poppler's tools. On Debian:
@@ -31,6 +33,11 @@ TOOLS = {"xelatex": "texlive-xetex", "latexmk": "latexmk", "pdftotext": "poppler
 # Headings that must survive into the PDF's text layer: a Chinese one proves the CJK font works.
 MUST_CONTAIN = ("大型人工智能模型的工作原理", "未来发展趋势与挑战", "常见问题与解答", "Notation")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# English quotes set full-width (xeCJK's CJK punctuation class) as they come out of pdftotext: a gap
+# inside a contraction or possessive ("book’ s", "don’ t"), after an opening or before a closing quote,
+# or the space after a quote eaten by xeCJK's CJK spacing rules ("“quoted”text", "tokens’outputs")
+_FULL_WIDTH_GAP = re.compile(r"[A-Za-z]’ +(?:s|t|d|m|ll|re|ve)\b|[“‘] +[A-Za-z]|[A-Za-z.,] +”"
+                             r"|”[A-Za-z]|[a-z]’(?!(?:s|t|d|m|ll|re|ve)\b)[a-z]")
 
 
 def missing_tools() -> list[str]:
@@ -40,6 +47,17 @@ def missing_tools() -> list[str]:
 def strip_ansi(text: str) -> tuple[str, int]:
     """``text`` without ANSI escape sequences (colour codes of tracebacks and progress output)."""
     return _ANSI.subn("", text)
+
+
+def full_width_gaps(pages: list[str]) -> list[str]:
+    """Places in the PDF's text (one string per page) where an English quote was set full-width:
+    ``"page 166: …the book’ s version…"`` for each, in page order."""
+    found = []
+    for number, page in enumerate(pages, 1):
+        flat = page.replace("\n", " ")
+        for m in _FULL_WIDTH_GAP.finditer(flat):
+            found.append(f"page {number}: …{flat[max(0, m.start() - 25):m.end() + 15]}…")
+    return found
 
 
 def _run(command: list[str], cwd: Path, what: str, log: Path | None = None) -> str:
@@ -87,6 +105,11 @@ def build() -> Path:
     if absent:
         raise RuntimeError(f"{pdf.relative_to(ROOT)} lacks the text {absent}: a font or glyph is missing "
                            "(for Chinese: Debian's fonts-noto-cjk, and xeCJK in _config.yml)")
+    gaps = full_width_gaps(pages)
+    if gaps:
+        raise RuntimeError(f"{pdf.relative_to(ROOT)}: {len(gaps)} English quote(s) set full-width by the CJK font "
+                           "(xeCJK's character classes in _config.yml's LaTeX preamble), e.g.\n  "
+                           + "\n  ".join(gaps[:5]))
     PAGES_DIR.mkdir(parents=True, exist_ok=True)
     for old in PAGES_DIR.glob("page-*.png"):
         old.unlink()
