@@ -325,3 +325,53 @@ def test_text_classifier_recipe_checks_padding():
 def test_improved_cnn_names_what_it_needs():
     with pytest.raises(TypeError, match="utils.load_fashion_mnist"):
         recipes.improved_cnn("fashion-mnist")
+
+
+# --------------------------------------------------------------------------- honest repr, the fine-tuned MiniLM
+def test_repr_shows_only_the_fields_that_apply():
+    linear = repr(recipes.TextClassifierRecipe(schedule="warmup_linear", warmup=48))
+    assert "warmup=48" in linear and "min_lr_ratio" not in linear
+    cosine = repr(ClassifierRecipe(schedule="warmup_cosine", warmup=5, min_lr_ratio=0.2))
+    assert "min_lr_ratio=0.2" in cosine and "shift" not in cosine and "flip" not in cosine
+    constant = repr(Recipe())
+    assert "warmup" not in constant and "min_lr_ratio" not in constant
+    assert "shift=2, flip=True" in repr(IMPROVED_RECIPE)
+    # the cached configuration keeps every field
+    assert '"min_lr_ratio":0.1' in utils.weights.config_json(recipe=recipes.TextClassifierRecipe())
+
+
+def test_bert_mr_recipe_warms_up_over_six_percent_of_the_steps(monkeypatch):
+    recipe = recipes.bert_mr_recipe(8529)
+    assert (recipe.epochs, recipe.batch_size, recipe.lr, recipe.schedule) == (3, 32, 1e-4, "warmup_linear")
+    assert recipe.warmup == round(0.06 * 3 * math.ceil(8529 / 32)) == 48
+    monkeypatch.setenv("BOOK_QUICK", "1")
+    assert recipes.bert_mr_recipe(512).epochs == 1 and recipes.bert_mr_recipe(512).warmup == 1
+
+
+def test_bert_mr_names_what_it_needs():
+    for fn in (recipes.bert_mr, recipes.minilm_inputs):
+        with pytest.raises(TypeError, match="utils.load_mr"):
+            fn("mr")
+
+
+def test_bert_mr_is_one_cached_model_with_its_history(shared_data):
+    """Two calls (two pages) build the same configuration: the second loads what the first trained,
+    with the same history, instead of training again."""
+    mr = utils.load_mr()
+    tiny = utils.Dataset(mr.train.head(40), mr.val.head(8), mr.test.head(8), mr.classes)
+    first = recipes.bert_mr(tiny)
+    assert not first.loaded and not first.model.training
+    assert len(first.history.records) == 3
+    second = recipes.bert_mr(tiny)
+    assert second.loaded and second.history == first.history
+    for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values()):
+        assert torch.equal(a, b)
+    inputs = recipes.minilm_inputs(tiny)
+    assert [len(v[2]) for v in inputs.values()] == [40, 8, 8]
+    assert (inputs["train"][0][:, 0] == 101).all()                     # [CLS] first
+
+
+@pytest.mark.parametrize("args", [(0, 10, float("nan")), (-1, 10, 2), (0, 0, 0), (0, 10, 2.5)])
+def test_warmup_linear_refuses_bad_arguments(args):
+    with pytest.raises((TypeError, ValueError)):
+        recipes.warmup_linear(*args)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -29,15 +30,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .bert import BertClassifier, BertConfig, load_pretrained
 from .cnn import ImprovedCNN, ImprovedCNNConfig
-from .data import EVAL_BATCH_SIZE, Dataset, Split, images_to_float, make_loader
+from .data import EVAL_BATCH_SIZE, Dataset, Split, images_to_float, make_loader, minilm_files
 from .lm import WindowBatches, estimate_loss, evaluation_windows, split_loss
 from .nnutils import check_choice, check_int, check_number
 from .optim import muon_with_adamw
 from .runtime import budget, seed_everything
-from .text import PADDINGS, TextBatches, make_text_loader
+from .text import PADDINGS, TextBatches, WordPiece, encode_batch, make_text_loader
 from .train import History, evaluate_classifier, fit
-from .weights import config_json, load_or_train
+from .weights import config_json, load_or_train, read_weights_and_metadata, weights_path
 
 SCHEDULES = ("constant", "one_cycle", "warmup_cosine", "warmup_linear")
 
@@ -55,6 +57,9 @@ def warmup_cosine(step: int, total_steps: int, warmup: int, min_lr_ratio: float)
 def warmup_linear(step: int, total_steps: int, warmup: int) -> float:
     """Multiplier of the peak learning rate after ``step`` optimizer steps (0-based): linear
     warm-up over ``warmup`` steps, then a straight line down to 0 at ``total_steps`` (BERT's)."""
+    check_int("step", step, minimum=0)
+    check_int("total_steps", total_steps)
+    check_int("warmup", warmup, minimum=0)
     if step < warmup:
         return (step + 1) / warmup
     return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
@@ -101,6 +106,23 @@ class Recipe:
         if self.clip_grad_norm is not None:
             check_number("clip_grad_norm", self.clip_grad_norm, low=0, low_open=True)
         check_number("label_smoothing", self.label_smoothing, low=0, high=1, high_open=True)
+
+    def inactive(self) -> frozenset[str]:
+        """The fields that change nothing with this recipe's other settings: ``min_lr_ratio`` unless
+        the schedule is ``"warmup_cosine"``, ``warmup`` unless it is a warm-up schedule."""
+        unused = set()
+        if self.schedule != "warmup_cosine":
+            unused.add("min_lr_ratio")
+        if self.schedule not in ("warmup_cosine", "warmup_linear"):
+            unused.add("warmup")
+        return frozenset(unused)
+
+    def __repr__(self) -> str:
+        """The fields that apply (see :meth:`inactive`); the configuration the weights cache stores
+        keeps every field."""
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)
+                          if f.repr and f.name not in self.inactive())
+        return f"{type(self).__name__}({shown})"
 
     def optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         """AdamW over the trainable parameters, with decay rates ``betas``. Its weight decay is
@@ -154,7 +176,7 @@ class Recipe:
                                label_smoothing=self.label_smoothing)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, repr=False)
 class ClassifierRecipe(Recipe):
     """A classifier trained for ``epochs`` passes over the training split, optionally on augmented
     images (:func:`augment` on every batch: shifts by up to ``shift`` pixels and, with ``flip``,
@@ -174,14 +196,18 @@ class ClassifierRecipe(Recipe):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
+    def inactive(self) -> frozenset[str]:
+        """As :meth:`Recipe.inactive`, and ``shift`` and ``flip`` when ``augment`` is off."""
+        return super().inactive() | (frozenset() if self.augment else frozenset({"shift", "flip"}))
 
-@dataclass(frozen=True, kw_only=True)
+
+@dataclass(frozen=True, kw_only=True, repr=False)
 class TextClassifierRecipe(Recipe):
     """A sentence classifier trained for ``epochs`` passes over padded id matrices, batched as
     ``padding`` says (:class:`utils.text.TextBatches`: ``"fixed"``, ``"batch"`` or ``"bucket"``) and
     run by :func:`train_text_classifier`. The defaults are the fine-tuning recipe of BERT's paper
     in shape: batches of 32, AdamW with weight decay 0.01, 3 epochs, warm-up then linear decay
-    (``warmup`` steps to set per data size)."""
+    (``warmup`` steps to set per data size; :func:`bert_mr_recipe` is the book's)."""
 
     batch_size: int = 32
     lr: float = 1e-4
@@ -200,7 +226,7 @@ IMPROVED_RECIPE = ClassifierRecipe(epochs=15, lr=3e-3, schedule="one_cycle", wei
                                    label_smoothing=0.1)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, repr=False)
 class LMRecipe(Recipe):
     """A language model trained for ``steps`` optimizer steps on batches of ``batch_size`` random
     windows of ``seq_len`` ids, evaluated every ``eval_every`` steps on ``eval_windows`` fixed
@@ -396,3 +422,86 @@ def improved_cnn(data: Dataset) -> ImprovedCNN:
     training = config_json(model=config, recipe=recipe, train_images=len(train), seed=0)
     load_or_train("improved_cnn", model, lambda: train_classifier(model, train, val, recipe), config=training)
     return model.eval()
+
+
+# --------------------------------------------------------------------------- the fine-tuned MiniLM (4.3)
+BERT_MR_WARMUP_SHARE = 0.06    # of the optimizer steps: RoBERTa's fine-tuning warm-up
+BERT_MR_POOLING = "mean"       # MiniLM's own sentence vector
+BERT_MR_HEAD_DROPOUT = 0.1
+
+
+def minilm_inputs(data: Dataset) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """MR's splits as the fine-tuned MiniLM reads them: ``{"train", "val", "test"}`` →
+    ``(ids (N, T_max), lengths (N,), labels (N,))``, MiniLM's WordPiece with ``[CLS]`` and ``[SEP]``,
+    nothing cut (512 positions), each split padded to its longest sentence. Full mode takes every
+    sentence of ``data`` (``utils.load_mr()``), quick mode the first 512 / 256 / 256."""
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be a utils.Dataset (utils.load_mr()), got {type(data).__name__}")
+    wordpiece = WordPiece(minilm_files()["tokenizer.json"], add_special_tokens=True)
+    quick = {"train": 512, "val": 256, "test": 256}
+    inputs = {}
+    for name, size in quick.items():
+        split = getattr(data, name)
+        n = budget(full=len(split), quick=size)
+        inputs[name] = (*encode_batch(split.x[:n], wordpiece, max_len=512, width="longest"), split.y[:n])
+    return inputs
+
+
+def bert_mr_recipe(train_sentences: int) -> TextClassifierRecipe:
+    """The fine-tuning recipe of section 4.3 for ``train_sentences`` training sentences: AdamW at a
+    peak of 10⁻⁴ with weight decay 0.01, batches of 32 of similar length, 3 epochs (quick mode 1),
+    linear warm-up over ``BERT_MR_WARMUP_SHARE`` of the steps, then linear decay to 0."""
+    check_int("train_sentences", train_sentences)
+    epochs = budget(full=3, quick=1)
+    steps = epochs * math.ceil(train_sentences / 32)
+    return TextClassifierRecipe(epochs=epochs, batch_size=32, lr=1e-4, weight_decay=0.01,
+                                schedule="warmup_linear", padding="bucket",
+                                warmup=max(1, round(BERT_MR_WARMUP_SHARE * steps)))
+
+
+@dataclass
+class FineTuned:
+    """A fine-tuned model (in evaluation mode), how it was trained, and whether it came from the cache."""
+
+    model: nn.Module
+    history: History
+    loaded: bool
+
+
+def bert_mr(data: Dataset) -> FineTuned:
+    """The book's fine-tuned MiniLM (section 4.3), loaded from the weights cache as ``bert_mr``.
+
+    MiniLM's pretrained encoder with a fresh linear head on the mean-pooled sentence vector (head
+    dropout 0.1, head initialised from seed 0), fine-tuned on :func:`minilm_inputs` ``(data)["train"]``
+    with :func:`bert_mr_recipe` and batch order seed 0, validated each epoch on the validation split.
+    The cache key is this whole configuration, so every page that calls this function gets the same
+    weights; when the cache holds no intact file with it, the model is trained now (one line says
+    why) and cached with its training history, which a later call returns unchanged.
+    """
+    inputs = minilm_inputs(data)
+    train_sentences = len(inputs["train"][2])
+    recipe = bert_mr_recipe(train_sentences)
+    config = config_json(model=BertConfig(), recipe=recipe, pooling=BERT_MR_POOLING,
+                         head_dropout=BERT_MR_HEAD_DROPOUT, seed=0, train_sentences=train_sentences)
+    for attempt in range(2):
+        seed_everything(0)
+        model = BertClassifier(load_pretrained(minilm_files()["model.safetensors"]), num_classes=2,
+                               pooling=BERT_MR_POOLING, dropout=BERT_MR_HEAD_DROPOUT)
+        run: dict[str, History] = {}
+
+        def train() -> None:
+            run["history"] = train_text_classifier(model, inputs["train"], inputs["val"], recipe, seed=0)
+
+        def describe() -> dict[str, str]:
+            return {"history": json.dumps(dataclasses.asdict(run["history"]))}
+
+        loaded = load_or_train("bert_mr", model, train, config=config, metadata_fn=describe)
+        if not loaded:
+            break
+        stored = read_weights_and_metadata("bert_mr")[1].get("history")
+        if stored is not None:
+            run["history"] = History(**json.loads(stored))
+            break
+        print("the cached 'bert_mr' has no training history: it is removed and trained again")
+        weights_path("bert_mr").unlink()
+    return FineTuned(model.eval(), run["history"], loaded)
