@@ -67,3 +67,13 @@ NANOGPT_CPU_SECONDS = Published(180.0, "README, CPU recipe: about 3 minutes", "k
 KIM_MR_RAND = Published(0.761, "Table 2, CNN-rand, MR", "kim2014convolutional")
 KIM_MR_STATIC = Published(0.810, "Table 2, CNN-static, MR", "kim2014convolutional")
 KIM_MR_NON_STATIC = Published(0.815, "Table 2, CNN-non-static, MR", "kim2014convolutional")
+# Wang and Manning (2012), Table 2: NBSVM-bi on RT-s (= MR), 10-fold cross-validation.
+NBSVM_BI_MR = Published(0.794, "NBSVM-bi on RT-s", "wang2012baselines")
+# Fashion-MNIST's benchmark table: the row "2 Conv <100K parameters" (@hardmaru).
+FASHION_MNIST_SMALL_CNN = Published(0.925, "2 Conv <100K parameters", FASHION_MNIST_SOURCE)
+# Chowdhery et al. (2023), Table 3: PaLM 540B's model FLOPs utilisation on TPU v4 (46.2 %; its
+# hardware FLOPs utilisation, 57.8 %, counts rematerialisation too).
+PALM_MFU_PERCENT = Published(46.2, "PaLM 540B, share of the TPUs' peak", "chowdhery2023palm")
+# Kaplan et al. (2020): Eq. (1.1), L(N) = (N_c / N)^α_N with α_N = 0.076; Sec. 2.1, C ≈ 6N per token.
+KAPLAN_ALPHA_N = Published(0.076, "Eq. (1.1), α_N", "kaplan2020scaling")
+KAPLAN_6N = Published(1.0, "Sec. 2.1, C ≈ 6N per token", "kaplan2020scaling")
