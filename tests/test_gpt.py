@@ -170,3 +170,11 @@ def test_fused_layer_norm_equals_the_formula():
     grads = [torch.autograd.grad(o.pow(2).sum(), (x, ln.weight, ln.bias)) for o, ln in zip(outs, (plain, fused))]
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b)
+
+
+def test_out_of_range_ids_name_the_vocabulary():
+    model = gpt.GPT(SMALL)
+    with pytest.raises(ValueError, match="vocab_size"):
+        model(torch.tensor([[0, SMALL.vocab_size]]))
+    with pytest.raises(ValueError, match="vocab_size"):
+        model(torch.tensor([[-1, 0]]))

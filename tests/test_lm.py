@@ -230,7 +230,7 @@ def test_char_lstm_state_carries_across_pieces():
 
 
 def test_char_lstm_rejects_bad_input_and_config():
-    with pytest.raises(AssertionError, match="expected ids"):     # a shape invariant inside forward
+    with pytest.raises(ValueError, match="expected ids"):          # user input: a clear error
         lm.CharLSTM(lm.CharLSTMConfig(vocab_size=5, hidden_size=4))(torch.zeros(2, 3, 5))
     with pytest.raises(ValueError, match=r"dropout must lie in \[0, 1\), got 1.0"):
         lm.CharLSTMConfig(dropout=1.0)
@@ -286,3 +286,11 @@ def test_split_loss_refuses_a_bad_batch_size():
     for bad in (-1, 0):
         with pytest.raises(ValueError, match="batch_size"):
             lm.split_loss(model, ids, 8, batch_size=bad)
+
+
+def test_char_lstm_names_bad_ids():
+    model = lm.CharLSTM(lm.CharLSTMConfig(vocab_size=11, embed_dim=4, hidden_size=8, num_layers=1))
+    with pytest.raises(ValueError, match="vocab_size"):
+        model(torch.tensor([[3, 11]]))
+    with pytest.raises(ValueError, match="int64"):
+        model(torch.tensor([[3.0, 1.0]]))

@@ -82,6 +82,9 @@ class GPT(nn.Module):
     def _embed(self, ids: torch.Tensor, start: int) -> torch.Tensor:
         if ids.ndim != 2 or ids.dtype != torch.long:
             raise ValueError(f"ids must be a (N, T) tensor of int64 token ids, got {tuple(ids.shape)} {ids.dtype}")
+        if ids.numel() and not 0 <= int(ids.min()) <= int(ids.max()) < self.config.vocab_size:
+            raise ValueError(f"ids must lie in [0, {self.config.vocab_size}) (vocab_size), got "
+                             f"{int(ids.min())} ... {int(ids.max())}")
         t = ids.size(1)
         if start + t > self.config.block_size:
             raise ValueError(f"{start + t} positions, but the model has {self.config.block_size} "

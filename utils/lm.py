@@ -237,7 +237,12 @@ class CharLSTM(nn.Module):
         """Logits (N, T, V) and the final state (h, c), each (n_layers, N, D); ``state=None`` starts
         from zeros. Feeding a sequence in pieces while carrying the state gives the same logits as
         feeding it whole."""
-        assert x.ndim == 2 and x.dtype == torch.long, f"expected ids (N, T) int64, got {tuple(x.shape)} {x.dtype}"
+        if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.dtype != torch.long:
+            raise ValueError(f"expected ids (N, T) int64, got "
+                             f"{(tuple(x.shape), x.dtype) if isinstance(x, torch.Tensor) else type(x).__name__}")
+        if x.numel() and not 0 <= int(x.min()) <= int(x.max()) < self.config.vocab_size:
+            raise ValueError(f"ids must lie in [0, {self.config.vocab_size}) (vocab_size), got "
+                             f"{int(x.min())} ... {int(x.max())}")
         hidden, state = self.lstm(self.embedding(x), state)     # (N, T, E) → (N, T, D)
         return self.head(self.dropout(hidden)), state           # (N, T, V)
 
