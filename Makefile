@@ -11,7 +11,7 @@ ifneq ($(wildcard $(ROOT)/../shared/data),)
 export BOOK_DATA_DIR ?= $(abspath $(ROOT)/../shared/data)
 endif
 
-.PHONY: book test lab execute clean env bench pdf check-browser
+.PHONY: book test unit lab execute clean env bench pdf check-browser
 
 env: $(STAMP)
 
@@ -36,6 +36,11 @@ test: $(STAMP)
 	@cd $(ROOT) && start=$$(date +%s); BOOK_QUICK=1 $(BIN)/python -m pytest; rc=$$?; \
 	  printf '{"seconds": %s, "exit": %s, "date": "%s"}\n' $$(( $$(date +%s) - start )) $$rc "$$(date -u +'%Y-%m-%d %H:%M UTC')" > _build/test_time.json; \
 	  exit $$rc
+
+## make unit: the unit tests of utils/ and tools/ alone (tests/, no notebook executed), about a
+## minute: the edit-test loop. `make test` adds every notebook in quick mode (nbval).
+unit: $(STAMP)
+	cd $(ROOT) && BOOK_QUICK=1 $(BIN)/python -m pytest tests -q
 
 ## make bench: one table of render, test and notebook times, layer speed ratios, throughput, MFU
 ## (also _build/bench.json). Run it with nothing else busy on the machine.
