@@ -70,9 +70,9 @@ def cnn_to_torch(keras_model, model: nn.Module) -> nn.Module:
     layers = _layers_with_weights(keras_model)
     convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
     dense = [m for m in model.classifier if isinstance(m, nn.Linear)]
-    if len(layers) != len(convs) + len(dense) or len(convs) != 2 or len(dense) != 2:
-        raise ValueError(f"expected the article's CNN (2 Conv2D and 2 Dense layers with weights), got "
-                         f"{[type(layer).__name__ for layer in layers]}")
+    kinds = [type(layer).__name__ for layer in layers]
+    if kinds != ["Conv2D", "Conv2D", "Dense", "Dense"] or len(convs) != 2 or len(dense) != 2:
+        raise ValueError(f"expected the article's CNN (2 Conv2D and 2 Dense layers with weights), got {kinds}")
     c, s = model.config.conv_channels[-1], model.config.feature_size
     with torch.no_grad():
         for layer, conv in zip(layers[:2], convs):
