@@ -1,5 +1,5 @@
-// _static/accessible-names.js: accessible names for three controls of the theme (WCAG 2 A, found by axe-core in
-// utils/browser_check.py):
+// _static/accessible-names.js: accessible names and roles that the theme and extensions get wrong
+// (WCAG 2 A, found by axe-core in utils/browser_check.py):
 // * the table of contents opens and closes a chapter's list of pages with a <summary> that holds
 //   only a chevron icon, announced without a name (4.1.2, axe's "summary-name"): name each toggle
 //   after the chapter it belongs to;
@@ -21,6 +21,16 @@
     });
     document.querySelectorAll(".search-button-field[aria-label]").forEach(function (button) {
       if (button.textContent.trim()) button.removeAttribute("aria-label");
+    });
+    // a hidden code cell's toggle shows "Show code cell source" but is labelled "Toggle hidden
+    // content" (2.5.3): its visible text names it
+    document.querySelectorAll("summary[aria-label='Toggle hidden content']").forEach(function (summary) {
+      if (summary.textContent.trim()) summary.removeAttribute("aria-label");
+    });
+    // the bibliography is a role="list" whose entries have the role doc-biblioentry, which ARIA 1.2
+    // deprecates (and which a list may not contain, 1.3.1): they are list items
+    document.querySelectorAll(".citation-list[role='list'] > [role='doc-biblioentry']").forEach(function (entry) {
+      entry.setAttribute("role", "listitem");
     });
     document.querySelectorAll(".theme-switch-button [title], .theme-switch-button svg").forEach(function (icon) {
       icon.removeAttribute("title");
