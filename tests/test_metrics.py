@@ -145,3 +145,51 @@ def test_z_score_and_verdict():
     assert metrics.noise_verdict(0.015, 0.01) == "within noise"
     with pytest.raises(ValueError):
         metrics.z_score(1.0, -1.0)
+
+
+# --------------------------------------------------------------------------- rankings
+@pytest.mark.parametrize("seed", range(4))
+def test_spearman_matches_scipy_with_and_without_ties(seed):
+    import scipy.stats
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(200, generator=g)
+    b = a + torch.randn(200, generator=g)
+    binary = (torch.rand(200, generator=g) > 0.7).double()        # mostly ties
+    rounded = torch.round(b * 2) / 2                               # some ties
+    for x, y in [(a, b), (a, binary), (binary, rounded), (rounded, a)]:
+        expected = scipy.stats.spearmanr(x.numpy(), y.numpy()).statistic
+        assert utils.metrics.spearman(x, y) == pytest.approx(expected, abs=1e-12)
+    assert utils.metrics.spearman(a.view(10, 20), b.view(20, 10)) == pytest.approx(
+        scipy.stats.spearmanr(a.numpy(), b.numpy()).statistic, abs=1e-12)
+
+
+def test_average_ranks_match_scipy_rankdata():
+    import scipy.stats
+    x = torch.tensor([3.0, 1.0, 3.0, 2.0, 3.0, 1.0])
+    np.testing.assert_allclose(utils.metrics.average_ranks(x).numpy(),
+                               scipy.stats.rankdata(x.numpy(), method="average"))
+
+
+def test_spearman_edge_cases():
+    assert np.isnan(utils.metrics.spearman(torch.ones(5), torch.arange(5.0)))
+    assert utils.metrics.spearman(torch.arange(5.0), -torch.arange(5.0)) == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="same number"):
+        utils.metrics.spearman(torch.ones(3), torch.ones(4))
+
+
+def test_precision_at_k_and_its_random_baseline():
+    import scipy.stats
+    scores = torch.tensor([0.9, 0.1, 0.8, 0.8, 0.2])
+    relevant = torch.tensor([True, False, False, True, False])
+    assert utils.metrics.precision_at_k(scores, relevant, 1) == 1.0
+    assert utils.metrics.precision_at_k(scores, relevant, 2) == 0.5    # stable tie: index 2 first
+    assert utils.metrics.precision_at_k(scores, relevant, 3) == pytest.approx(2 / 3)
+    n, m, k = 1000, 50, 100
+    mean, sd = utils.metrics.random_precision_at_k(n, m, k)
+    hyper = scipy.stats.hypergeom(n, m, k)
+    assert mean == pytest.approx(hyper.mean() / k)
+    assert sd == pytest.approx(hyper.std() / k)
+    with pytest.raises(ValueError, match="k"):
+        utils.metrics.precision_at_k(scores, relevant, 6)
+    with pytest.raises(ValueError, match="at most n"):
+        utils.metrics.random_precision_at_k(10, 11, 3)

@@ -74,6 +74,9 @@ FASHION_MNIST_SMALL_CNN = Published(0.925, "2 Conv <100K parameters", FASHION_MN
 # Chowdhery et al. (2023), Table 3: PaLM 540B's model FLOPs utilisation on TPU v4 (46.2 %; its
 # hardware FLOPs utilisation, 57.8 %, counts rematerialisation too).
 PALM_MFU_PERCENT = Published(46.2, "PaLM 540B, share of the TPUs' peak", "chowdhery2023palm")
+PALM_HFU_PERCENT = Published(57.8, "PaLM 540B, hardware FLOPs utilisation", "chowdhery2023palm")
+# The same table lists GPT-3 (175B) at 21.3 % model FLOPs utilisation.
+GPT3_MFU_PERCENT_IN_PALM = Published(21.3, "Table 3, GPT-3 175B", "chowdhery2023palm")
 # Kaplan et al. (2020): Eq. (1.1), L(N) = (N_c / N)^α_N with α_N = 0.076; Sec. 2.1, C ≈ 6N per token.
 KAPLAN_ALPHA_N = Published(0.076, "Eq. (1.1), α_N", "kaplan2020scaling")
 KAPLAN_6N = Published(1.0, "Sec. 2.1, C ≈ 6N per token", "kaplan2020scaling")

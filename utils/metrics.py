@@ -75,3 +75,56 @@ def z_score(difference: float, se: float) -> float:
 def noise_verdict(difference: float, se: float) -> str:
     """'beyond noise' when the difference is more than two standard errors, else 'within noise'."""
     return "beyond noise" if z_score(difference, se) > 2 else "within noise"
+
+
+# --------------------------------------------------------------------------- rankings
+def average_ranks(x: torch.Tensor) -> torch.Tensor:
+    """Ranks 1..n of the entries of ``x`` (flattened), tied entries sharing the mean of the ranks
+    they occupy (``scipy.stats.rankdata``'s "average" method), as float64."""
+    x = torch.as_tensor(x).flatten()
+    if x.numel() == 0:
+        raise ValueError("x must have at least one entry")
+    values, inverse, counts = torch.unique(x, return_inverse=True, return_counts=True)
+    first = torch.cumsum(counts, 0) - counts                # 0-based position of each value's run
+    mean_rank = first.double() + (counts.double() + 1) / 2  # mean of first+1 .. first+count
+    return mean_rank[inverse]
+
+
+def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Spearman's rank correlation: Pearson's correlation of the average ranks of ``a`` and ``b``
+    (flattened, same number of entries). Ties get average ranks, so a binary map is handled
+    correctly; NaN when either input is constant (a rank correlation is then undefined)."""
+    a, b = torch.as_tensor(a).flatten(), torch.as_tensor(b).flatten()
+    if a.numel() != b.numel() or a.numel() < 2:
+        raise ValueError(f"a and b need the same number (>= 2) of entries, got {a.numel()} and {b.numel()}")
+    ra, rb = average_ranks(a), average_ranks(b)
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    denominator = math.sqrt(float((ra * ra).sum()) * float((rb * rb).sum()))
+    return float((ra * rb).sum()) / denominator if denominator > 0 else math.nan
+
+
+def precision_at_k(scores: torch.Tensor, relevant: torch.Tensor, k: int) -> float:
+    """The share of relevant items among the ``k`` items with the highest scores (ties broken by
+    position, stably)."""
+    scores, relevant = torch.as_tensor(scores).flatten(), torch.as_tensor(relevant).flatten().bool()
+    if scores.numel() != relevant.numel():
+        raise ValueError(f"scores and relevant differ in length: {scores.numel()} and {relevant.numel()}")
+    check_int("k", k)
+    if k > scores.numel():
+        raise ValueError(f"k must be at most the number of items {scores.numel()}, got {k}")
+    top = torch.argsort(scores, descending=True, stable=True)[:k]
+    return relevant[top].double().mean().item()
+
+
+def random_precision_at_k(n: int, relevant: int, k: int) -> tuple[float, float]:
+    """Mean and standard deviation of precision at k for a uniformly random ranking of ``n`` items
+    of which ``relevant`` are relevant: the top k is a sample without replacement, so the count of
+    relevant items in it is hypergeometric, mean k·p and variance k·p(1−p)(n−k)/(n−1), p = relevant/n."""
+    check_int("n", n)
+    check_int("relevant", relevant, minimum=0)
+    check_int("k", k)
+    if relevant > n or k > n:
+        raise ValueError(f"relevant ({relevant}) and k ({k}) must be at most n ({n})")
+    p = relevant / n
+    variance = k * p * (1 - p) * (n - k) / (n - 1) if n > 1 else 0.0
+    return p, math.sqrt(variance) / k
