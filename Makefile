@@ -45,16 +45,16 @@ unit: $(STAMP)
 ## make bench: one table of render, test and notebook times, layer speed ratios, throughput, MFU
 ## (also _build/bench.json). Run it with nothing else busy on the machine.
 bench: $(STAMP)
-	cd $(ROOT) && $(BIN)/python -m utils.bench
+	cd $(ROOT) && $(BIN)/python -m tools.bench
 
 ## make pdf: the PDF edition through LaTeX (xelatex, for the Chinese headings): _build/latex/book.pdf
 pdf: $(STAMP)
-	cd $(ROOT) && $(BIN)/python -m utils.pdf
+	cd $(ROOT) && $(BIN)/python -m tools.pdf
 
 ## make check-browser: every page of the built HTML (make book first) loaded in headless Chromium and
 ## checked, a notebook opened in JupyterLab; screenshots in _build/screenshots
 check-browser: $(STAMP)
-	cd $(ROOT) && $(BIN)/python -m utils.browser_check --lab
+	cd $(ROOT) && $(BIN)/python -m tools.browser_check --lab
 
 ## make execute: re-run every notebook in full mode in place (this produces the stored outputs)
 execute: $(STAMP)

@@ -1,4 +1,4 @@
-"""utils.bench: the rows of `make bench` (the timings themselves are measured by `make bench`, not here)."""
+"""tools.bench: the rows of `make bench` (the timings themselves are measured by `make bench`, not here)."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from utils import bench
+from tools import bench
 
 
 def test_best_seconds_is_the_fastest_call():

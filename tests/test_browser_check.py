@@ -1,4 +1,4 @@
-"""utils.browser_check: the link check on crafted HTML files, and (where Chromium, its driver and
+"""tools.browser_check: the link check on crafted HTML files, and (where Chromium, its driver and
 Selenium are installed) the in-browser checks on crafted pages, each of which must catch its defect."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from utils import browser_check
+from tools import browser_check
 
 
 def write(path, body: str):

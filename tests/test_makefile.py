@@ -24,7 +24,7 @@ def test_every_command_runs_in_the_project_root_whatever_the_directory(tmp_path)
     done = make("-n", "-o", str(ROOT / ".venv" / ".installed"), "book", "test", "bench", "pdf", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     commands = [line for line in done.stdout.splitlines()
-                if "jupyter-book build" in line or "-m pytest" in line or "-m utils." in line]
+                if "jupyter-book build" in line or "-m pytest" in line or "-m tools." in line]
     assert len(commands) == 4, done.stdout
     assert all(line.startswith(f"cd {ROOT} && ") for line in commands), commands
 

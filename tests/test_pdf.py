@@ -1,10 +1,10 @@
-"""utils.pdf: what the PDF build does to the LaTeX source and how it reports a missing program.
+"""tools.pdf: what the PDF build does to the LaTeX source and how it reports a missing program.
 (`make pdf` itself runs in .ci/run, where TeX is installed.)"""
 from __future__ import annotations
 
 import pytest
 
-from utils import pdf
+from tools import pdf
 
 
 def test_strip_ansi_removes_colour_codes_only():

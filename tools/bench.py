@@ -8,7 +8,7 @@ target, where the project sets one, and says whether it is met.
 
 Run it alone: a second process using the cores changes every timing several-fold.
 
-    python -m utils.bench [--no-render] [--json PATH]
+    python -m tools.bench [--no-render] [--json PATH]
 """
 from __future__ import annotations
 
@@ -28,9 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import conv, gpt, lm, notebooks, optim, rnn, transformer
-from .flops import best_seconds, matmul_gflops, matmul_weights, mfu, transformer_flops_per_token
-from .cnn import ImprovedCNN, ImprovedCNNConfig
+from utils import conv, gpt, lm, notebooks, optim, rnn, transformer
+from utils.flops import best_seconds, matmul_gflops, matmul_weights, mfu, transformer_flops_per_token
+from utils.cnn import ImprovedCNN, ImprovedCNNConfig
 
 ROOT = notebooks.ROOT
 TEST_RECORD = ROOT / "_build" / "test_time.json"   # written by `make test`
@@ -205,7 +205,7 @@ def table(rows: list[Row]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m utils.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--no-render", action="store_true", help="skip the book build (about a minute)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write the rows ({DEFAULT_JSON})")
     args = parser.parse_args(argv)

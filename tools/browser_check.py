@@ -17,7 +17,7 @@ Needs Chromium and its driver (Debian: ``apt-get install chromium chromium-drive
 (in ``requirements.txt``) and axe-core from npm (``.ci/run`` installs it into ``.ci/axe``; elsewhere
 set ``BOOK_AXE`` to its ``axe.min.js``).
 
-    python -m utils.browser_check [--lab]      # --lab: also a notebook in JupyterLab, screenshot
+    python -m tools.browser_check [--lab]      # --lab: also a notebook in JupyterLab, screenshot
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .notebooks import ROOT, has_table, toc_files
+from utils.notebooks import ROOT, has_table, toc_files
 
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
@@ -432,7 +432,7 @@ def lab_screenshot(driver) -> tuple[Path, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m utils.browser_check", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.browser_check", description=__doc__.split("\n")[0])
     parser.add_argument("--lab", action="store_true", help="also open a notebook in JupyterLab and screenshot it")
     args = parser.parse_args(argv)
     if not (HTML / "index.html").is_file():

@@ -14,7 +14,7 @@ packages, the Noto CJK fonts and poppler's tools. On Debian:
     apt-get install texlive-xetex latexmk texlive-lang-chinese texlive-fonts-recommended \\
         fonts-noto-cjk poppler-utils
 
-    python -m utils.pdf            # -> _build/latex/book.pdf, _build/pdf-pages/page-*.png
+    python -m tools.pdf            # -> _build/latex/book.pdf, _build/pdf-pages/page-*.png
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .notebooks import ROOT
+from utils.notebooks import ROOT
 
 LATEX_DIR = ROOT / "_build" / "latex"
 PAGES_DIR = ROOT / "_build" / "pdf-pages"
