@@ -17,9 +17,9 @@ from pathlib import Path
 
 from utils import benchmarks
 from utils.benchmarks import Published
-from utils.pages import parse_number
+from utils.pages import glued_values, parse_number
 
-__all__ = ["Unit", "UNITS", "Row", "ROWS", "Report", "build", "runs_table", "section", "glued"]
+__all__ = ["Unit", "UNITS", "Row", "ROWS", "Report", "build", "runs_table", "section"]
 
 
 @dataclass(frozen=True)
@@ -212,19 +212,6 @@ def _notebook(path: Path) -> dict:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def glued(path: Path) -> dict[str, str]:
-    """The values a notebook glued in its stored outputs, as their text form, by key."""
-    values = {}
-    for cell in _notebook(path)["cells"]:
-        for out in cell.get("outputs", []) if cell["cell_type"] == "code" else []:
-            key = out.get("metadata", {}).get("scrapbook", {}).get("name")
-            if key is not None:
-                data = out.get("data", {})
-                values[key] = "".join(data.get("text/plain",
-                                               data.get("application/papermill.record/text/plain", "")))
-    return values
-
-
 def section(root: Path, path: Path) -> str:
     """A link to a notebook's page with its current number: ``{numref}`%s GPT <ch4-gpt>```."""
     first = next(c for c in _notebook(root / path)["cells"] if c["cell_type"] == "markdown")
@@ -288,7 +275,7 @@ def build(root: Path, pages: list[Path], rows: list[Row] = ROWS,
     stored: dict[str, Path] = {}
     values: dict[Path, dict[str, str]] = {}
     for path in pages:
-        values[path] = glued(root / path)
+        values[path] = glued_values(root / path)
         for name in values[path]:
             stored.setdefault(name, path)
 

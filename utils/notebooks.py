@@ -150,15 +150,9 @@ def _torch_version() -> str:
 
 def glued(path: Path) -> dict[str, str]:
     """The values a notebook glued (``myst_nb.glue``) in its stored outputs, as their text form."""
-    nb = json.loads(Path(path).read_text(encoding="utf-8"))
-    values = {}
-    for cell in nb["cells"]:
-        for out in cell.get("outputs", []) if cell["cell_type"] == "code" else []:
-            key = out.get("metadata", {}).get("scrapbook", {}).get("name")
-            if key is not None:
-                data = out.get("data", {})
-                values[key] = "".join(data.get("text/plain", data.get("application/papermill.record/text/plain", "")))
-    return values
+    from .pages import glued_values
+
+    return glued_values(path)
 
 
 _GLUE_ROLE = re.compile(r"\{glue(?::(text|md))?\}`([^`]+)`")

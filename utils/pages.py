@@ -20,7 +20,7 @@ import json
 import math
 from pathlib import Path
 
-__all__ = ["PROVIDES", "CHAPTERS", "value", "stored_values", "reads", "execution_order"]
+__all__ = ["PROVIDES", "CHAPTERS", "value", "glued_values", "stored_values", "reads", "execution_order"]
 
 CHAPTERS = Path(__file__).resolve().parents[1] / "chapters"
 
@@ -38,10 +38,9 @@ PROVIDES: dict[str, frozenset[str]] = {
 RECORD = "book_page_value"
 
 
-def stored_values(page: str) -> dict[str, str]:
-    """The glued values in ``page``'s stored outputs (their ``text/plain`` form), by key."""
-    path = _path(page)
-    nb = json.loads(path.read_text(encoding="utf-8"))
+def glued_values(notebook: Path) -> dict[str, str]:
+    """The values a notebook glued (``myst_nb.glue``) in its stored outputs, as their text form, by key."""
+    nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
     values = {}
     for cell in nb["cells"]:
         for out in cell.get("outputs", []) if cell["cell_type"] == "code" else []:
@@ -51,6 +50,11 @@ def stored_values(page: str) -> dict[str, str]:
                 values[key] = "".join(data.get("text/plain",
                                                data.get("application/papermill.record/text/plain", "")))
     return values
+
+
+def stored_values(page: str) -> dict[str, str]:
+    """The glued values in ``page``'s stored outputs (``page`` relative to ``chapters/``), by key."""
+    return glued_values(_path(page))
 
 
 def parse_number(text: str) -> float:
