@@ -58,7 +58,7 @@ check-browser: $(STAMP)
 
 ## make execute: re-run every notebook in full mode in place (this produces the stored outputs)
 execute: $(STAMP)
-	cd $(ROOT) && $(BIN)/python -m utils.notebooks $(NB)
+	cd $(ROOT) && $(BIN)/python -m tools.notebooks $(NB)
 
 ## make lab: JupyterLab on the book's environment
 lab: $(STAMP)

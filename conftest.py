@@ -7,7 +7,7 @@ command runs for hours by accident. This file lives at the repository root becau
 ``tests/conftest.py`` only when it collects ``tests/``. A malformed switch stops the run at once.
 
 It also makes nbval execute the exercises' solutions: after the cells of a notebook, one item per
-```python block of a ``{solution}`` (``utils.exercises``), in the same kernel (see the end of the file).
+```python block of a ``{solution}`` (``tools.exercises``), in the same kernel (see the end of the file).
 """
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ class NotebookWithSolutions(IPyNbFile):
     """nbval's notebook: one item per code cell, then one per solution code block."""
 
     def collect(self):
-        from utils.exercises import notebook_solution_code
+        from tools.exercises import notebook_solution_code
 
         cells = list(super().collect())
         yield from cells

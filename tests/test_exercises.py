@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from utils import notebooks
-from utils.exercises import notebook_solution_code, solution_code
+from tools import notebooks
+from tools.exercises import notebook_solution_code, solution_code
 
 # Solution code blocks that do not run in the tests, each with its reason in the block's first line
 # ("# not executed by the tests: <reason>"). Adding one is a decision: update this list.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from utils import notebooks
+from tools import notebooks
 
 ROOT = notebooks.ROOT
 GLOSSARY = ROOT / "chapters" / "appendix" / "glossary.md"

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from utils import notebooks
+from tools import notebooks
 
 
 def test_every_toc_page_exists():

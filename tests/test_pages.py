@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from utils import notebooks, pages
+from tools import notebooks
+from utils import pages
 
 NOTEBOOKS = [notebooks.ROOT / p for p in notebooks.notebooks()]
 

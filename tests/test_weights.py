@@ -130,7 +130,7 @@ def test_load_or_train_trains_once_then_loads():
 
 
 def test_load_or_train_logs_whether_it_loaded_for_the_run_record(monkeypatch, tmp_path):
-    # utils.notebooks.execute points BOOK_WEIGHTS_LOG at a file and records the loaded names in
+    # tools.notebooks.execute points BOOK_WEIGHTS_LOG at a file and records the loaded names in
     # the notebook's run record, so that `make bench` can tell a run that trained from one that read
     # cached weights
     log = tmp_path / "uses.jsonl"

@@ -28,7 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from utils import conv, gpt, lm, notebooks, optim, rnn, transformer
+from tools import notebooks
+from utils import conv, gpt, lm, optim, rnn, transformer
 from utils.flops import best_seconds, matmul_gflops, matmul_weights, mfu, transformer_flops_per_token
 from utils.cnn import ImprovedCNN, ImprovedCNNConfig
 

@@ -36,7 +36,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from utils.notebooks import ROOT, has_table, toc_files
+from tools.notebooks import ROOT, has_table, toc_files
 
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"

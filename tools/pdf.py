@@ -24,7 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from utils.notebooks import ROOT
+from tools.notebooks import ROOT
 
 LATEX_DIR = ROOT / "_build" / "latex"
 PAGES_DIR = ROOT / "_build" / "pdf-pages"
