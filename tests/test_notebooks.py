@@ -202,6 +202,17 @@ def test_lab_check_catches_hidden_values_and_directives(tmp_path):
         path.write_text(json.dumps(notebook(printed)))
         problems = notebooks.lab_hidden_glue(path)
         assert [p.split("'")[1] for p in problems] == hidden, (printed, problems)
+        # the same roles in the document-qualified form that translated paragraphs need (tools.i18n)
+        nb = notebook(printed)
+        nb["cells"][1]["source"] = nb["cells"][1]["source"].replace("`loss", "`lab.ipynb::loss").replace(
+            "`n:", "`./lab.ipynb::n:")
+        path.write_text(json.dumps(nb))
+        assert [p.split("'")[1] for p in notebooks.lab_hidden_glue(path)] == hidden, printed
+    # a role that reads another page's value is that page's to show
+    nb = notebook("nothing\n")
+    nb["cells"][1]["source"] = "Loss {glue:text}`other.ipynb::loss:.3f`."
+    path.write_text(json.dumps(nb))
+    assert notebooks.lab_hidden_glue(path) == []
     nb = notebook("loss 1.6435 after 2000 steps\n")
     nb["cells"][1]["source"] += "\n\n```{glue:figure} table\n:name: tab-x\n\nCaption.\n```\n"
     path.write_text(json.dumps(nb))

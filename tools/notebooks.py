@@ -194,9 +194,13 @@ def lab_hidden_glue(path: Path) -> list[str]:
             problems.append(f"cell {index}: {key!r} is pasted by a glue directive, which JupyterLab shows as "
                             f"an unknown directive: display it in its code cell instead")
         for kind, content in _GLUE_ROLE.findall(text):
-            key, _, spec = content.partition(":")
-            if "::" in content or key not in values:
-                continue                                # pasted from another page, or not glued here
+            # `key:spec`, or the document-qualified `page.ipynb::key:spec` (tools.i18n.qualify_glue)
+            doc, qualified, local = content.rpartition("::")
+            if qualified and (Path(path).parent / doc).resolve() != Path(path).resolve():
+                continue                                # pasted from another page
+            key, _, spec = local.partition(":")
+            if key not in values:
+                continue                                # not glued here
             if kind == "md" or values[key].startswith("<IPython"):
                 wanted = (_glued_markdown(nb, key) or "").strip()
                 seen = not wanted or wanted in shown

@@ -1,0 +1,434 @@
+"""The Chinese edition (中文版): translation catalogues, the Chinese builds, and their checks.
+
+The Chinese book is built from the same notebooks as the English one. Sphinx's gettext builder
+extracts every paragraph, heading, caption and table cell of every page as a message; each page has
+one catalogue ``locale/zh_CN/LC_MESSAGES/<page>.po`` (``chapters/03_algorithms/cnn.po`` for
+``chapters/03_algorithms/cnn.ipynb``) that holds the Chinese for each message; a build with
+``language: zh_CN`` replaces every translated message and keeps the code, outputs, glued numbers,
+formulas and numbering. When an English paragraph changes, its old message disappears from the
+catalogue (``make po`` marks it obsolete, or fuzzy with the old translation as a starting point) and the
+new one shows up untranslated: the edition cannot silently drift.
+
+Commands (``python -m tools.i18n <command>``; the Makefile's targets call them)::
+
+    pot              extract the messages: _build/i18n/gettext/<page>.pot            (make pot)
+    po               update every page's catalogue from them (sphinx-intl)           (make po)
+    status           coverage per page, and every problem check() finds; exit 1 on a problem
+    html             the Chinese HTML book: _build/zh/html                          (make book-zh)
+    qualify-glue [--check] [NOTEBOOK ...]
+                     rewrite {glue:text} roles in Markdown cells to the form that also works inside
+                     a translated paragraph; --check only reports (exit 1 if any would change)
+
+Two pitfalls of translated notebooks, and what this module does about them:
+
+* A translated paragraph is parsed again as plain MyST, outside its notebook, so a ``{glue:text}``
+  role that names only a key (``key:.3f``) finds no glue data there and renders empty, with a warning.
+  The document-qualified form ``{glue:text}`page.ipynb::key:.3f``` is resolved after parsing, from
+  the glue cache of the page, and works in both editions: :func:`qualify_glue` rewrites the roles
+  (idempotent). A qualified role needs a format spec (MyST-NB splits ``page.ipynb::key`` at its last
+  colon), so a role without one gets ``:s``, which MyST-NB applies anyway when there is none. The
+  ``{glue:md}`` role has no qualified form in MyST-NB; ``_ext/i18n_glue.py`` makes it work in a
+  translated paragraph.
+* The gettext build needs its own doctrees (Sphinx refuses to share them with the HTML builder) and
+  an output folder outside the book's sources: ``_build/i18n``, which ``exclude_patterns`` skips.
+
+:func:`check` is what ``tests/test_i18n.py`` runs: a catalogue must exist for every page of
+``_toc.yml``, be in step with the English (no message the English no longer has, none missing), and
+every translated message must keep its msgid's glue roles, formulas, inline code, link URLs and the
+targets of its ``{ref}``/``{doc}``/``{eq}``/``{numref}``/``{term}``/``{cite}`` roles, and give each
+glossary term it links in the glossary's Chinese.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools.notebooks import ROOT, toc_files
+
+LANGUAGE = "zh_CN"
+LOCALE = ROOT / "locale" / LANGUAGE / "LC_MESSAGES"
+I18N_BUILD = ROOT / "_build" / "i18n"            # the gettext build: doctrees and .pot files
+POT_DIR = I18N_BUILD / "gettext"
+ZH_BUILD = ROOT / "_build" / "zh"                # the Chinese builds: html/, latex/, .doctrees/
+TOC_ZH = ROOT / "_toc_zh.yml"
+GLOSSARY = ROOT / "chapters" / "appendix" / "glossary.md"
+# What a Chinese build changes in _config.yml's Sphinx configuration (cli overrides, highest precedence)
+ZH_CONFIG = {
+    "language": LANGUAGE,
+    "html_title": "大型人工智能模型的工作原理",
+    "project": "大型人工智能模型的工作原理",
+}
+
+# ---------------------------------------------------------------------------------------------------
+# glue roles
+
+
+# a {glue}, {glue:text} or {glue:md} role, and its content
+_GLUE_ROLE = re.compile(r"\{glue(?::(?P<kind>[a-z]+))?\}`(?P<content>[^`]+)`")
+
+
+def qualify_glue_text(markdown: str, page: str) -> str:
+    """``markdown`` with every ``{glue:text}`` role naming a key of this page written in the
+    document-qualified form ``{glue:text}`page::key:spec```; roles already qualified are kept.
+
+    >>> qualify_glue_text("loss {glue:text}`loss:.3f` in {glue:text}`n` steps", "gpt.ipynb")
+    'loss {glue:text}`gpt.ipynb::loss:.3f` in {glue:text}`gpt.ipynb::n:s` steps'
+    """
+    def rewrite(m: re.Match) -> str:
+        if m.group("kind") != "text" or "::" in m.group("content"):
+            return m.group(0)
+        key, colon, spec = m.group("content").partition(":")
+        return f"{{glue:text}}`{page}::{key}:{spec if colon else 's'}`"
+
+    return _GLUE_ROLE.sub(rewrite, markdown)
+
+
+def unqualified_glue(markdown: str) -> list[str]:
+    """The glue roles in ``markdown`` that would render empty inside a translated paragraph:
+    ``{glue:text}`` and ``{glue}`` roles without a ``page::`` part."""
+    return [m.group(0) for m in _GLUE_ROLE.finditer(markdown)
+            if m.group("kind") in (None, "text") and "::" not in m.group("content")]
+
+
+def qualify_notebook(path: Path, write: bool = True) -> int:
+    """Qualify the ``{glue:text}`` roles of a notebook's Markdown cells (see :func:`qualify_glue_text`);
+    returns how many roles changed. Only the ``source`` of Markdown cells is touched: code, outputs,
+    metadata and the file's JSON layout (nbformat's, one-space indent) stay byte for byte."""
+    text = path.read_text(encoding="utf-8")
+    nb = json.loads(text)
+    changed = 0
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        new = qualify_glue_text(source, path.name)
+        if new != source:
+            changed += len(unqualified_glue(source)) - len(unqualified_glue(new))
+            cell["source"] = new.splitlines(keepends=True) if isinstance(cell["source"], list) else new
+    if changed and write:
+        path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return changed
+
+
+def qualify_markdown_page(path: Path, write: bool = True) -> int:
+    """The same for a MyST Markdown page (``.md``): a glue role there reads another page's values, so
+    it must already be qualified; returns the number of roles that are not (they cannot be fixed
+    here, since the page they read from is not known)."""
+    return len(unqualified_glue(path.read_text(encoding="utf-8")))
+
+
+# ---------------------------------------------------------------------------------------------------
+# catalogues
+
+
+def page_name(page: Path) -> str:
+    """``chapters/03_algorithms/cnn`` for ``chapters/03_algorithms/cnn.ipynb`` (Sphinx's docname)."""
+    return page.with_suffix("").as_posix()
+
+
+def po_path(page: Path, locale: Path = LOCALE) -> Path:
+    return locale / f"{page_name(page)}.po"
+
+
+def pot_path(page: Path, pot_dir: Path = POT_DIR) -> Path:
+    return pot_dir / f"{page_name(page)}.pot"
+
+
+def _jupyter_book_build(builder: str, outdir: Path, doctrees: Path, overrides: dict | None = None,
+                        fresh: bool = False) -> int:
+    """Jupyter Book's build (what ``jupyter-book build`` runs), with our own output and doctree folders
+    and configuration overrides, in a child process; returns its exit status."""
+    args = {"builder": builder, "outdir": str(outdir), "doctrees": str(doctrees),
+            "overrides": overrides or {}, "fresh": fresh, "root": str(ROOT)}
+    program = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from jupyter_book.sphinx import build_sphinx\n"
+        f"a = json.loads({json.dumps(json.dumps(args))})\n"
+        "root = Path(a['root'])\n"
+        "overrides = {'external_toc_path': (root / '_toc.yml').as_posix(), 'nitpicky': True,\n"
+        "             'latex_individualpages': False, **a['overrides']}\n"
+        "sys.exit(build_sphinx(root, Path(a['outdir']), doctreedir=Path(a['doctrees']), noconfig=True,\n"
+        "         path_config=str(root / '_config.yml'), confoverrides=overrides, builder=a['builder'],\n"
+        "         warningiserror=True, keep_going=True, freshenv=a['fresh']))\n")
+    return subprocess.run([sys.executable, "-c", program], cwd=ROOT).returncode
+
+
+def extract(fresh: bool = False) -> Path:
+    """Run Sphinx's gettext builder over the book: one ``.pot`` per page under :data:`POT_DIR`."""
+    status = _jupyter_book_build("gettext", POT_DIR, I18N_BUILD / ".doctrees", fresh=fresh)
+    if status:
+        raise RuntimeError(f"the gettext build failed (exit {status}); its warnings are above")
+    return POT_DIR
+
+
+def update(pages: list[Path] | None = None) -> list[Path]:
+    """Create or update the catalogue of every page from its ``.pot`` (``sphinx-intl update``):
+    new English messages arrive untranslated, changed ones fuzzy, removed ones obsolete (``#~``)."""
+    pages = toc_files() if pages is None else pages
+    missing = [str(pot_path(p).relative_to(ROOT)) for p in pages if not pot_path(p).is_file()]
+    if missing:
+        raise FileNotFoundError(f"no .pot for {missing}: run `make pot` first")
+    command = [str(Path(sys.executable).with_name("sphinx-intl")), "update", "-p", str(POT_DIR),
+               "-l", LANGUAGE, "-d", str(LOCALE.parent.parent), "-w", "0"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"sphinx-intl update failed:\n{done.stdout}{done.stderr}")
+    return [po_path(p) for p in pages]
+
+
+def read_catalogue(path: Path):
+    from babel.messages.pofile import read_po
+
+    with path.open("rb") as handle:
+        return read_po(handle, locale=LANGUAGE)
+
+
+# ---------------------------------------------------------------------------------------------------
+# checks of a translation against its English
+
+
+# roles whose target must survive translation: ({ref}`text <target>` or {ref}`target`)
+_TARGET_ROLES = ("ref", "numref", "doc", "eq", "term", "cite", "cite:t", "cite:p", "cite:ps", "cite:ts",
+                 "cite:alp", "download", "prf:ref", "math")
+_ROLE = re.compile(r"\{(?P<name>[a-z]+(?::[a-z]+)?)\}`(?P<content>[^`]*)`")
+_DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.S)
+_INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\s)([^$\n]+?)(?<![\s\\])\$(?!\d)")
+_CODE = re.compile(r"(?<![}`])`([^`\n]+)`")
+_URL = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def _target(name: str, content: str) -> str:
+    """The target of a role: ``label`` in ``{ref}`text <label>``` or ``{ref}`label```."""
+    m = re.fullmatch(r"(?s).*<([^<>]+)>\s*", content)
+    target = (m.group(1) if m else content).strip()
+    return target.lower() if name == "term" else target
+
+
+def markup(message: str) -> dict[str, Counter]:
+    """What a translation must keep of ``message``, by kind: glue roles, math, roles' targets,
+    inline code and link URLs (each a multiset, so a role dropped or doubled shows)."""
+    glue, targets, rest = Counter(), Counter(), message
+    for m in _ROLE.finditer(message):
+        name, content = m.group("name"), m.group("content")
+        if name.startswith("glue"):
+            glue[m.group(0)] += 1
+        elif name in _TARGET_ROLES:
+            targets[f"{{{name}}}`{_target(name, content)}`"] += 1
+    rest = _ROLE.sub(" ", message)
+    math = Counter(" ".join(m.split()) for m in _DISPLAY_MATH.findall(rest))
+    rest = _DISPLAY_MATH.sub(" ", rest)
+    math += Counter(" ".join(m.split()) for m in _INLINE_MATH.findall(rest))
+    rest = _INLINE_MATH.sub(" ", rest)
+    return {"glue role": glue, "formula": math, "role target": targets,
+            "inline code": Counter(_CODE.findall(rest)), "link": Counter(_URL.findall(rest))}
+
+
+def needs_translation(message: str) -> bool:
+    """Whether ``message`` has words to translate once its roles, formulas, code, URLs and numbers are
+    set aside ("11.4", "`ch1_acc`", "$x$" and "0.93 ± 0.01" have none)."""
+    rest = _ROLE.sub(" ", message)
+    rest = _INLINE_MATH.sub(" ", _DISPLAY_MATH.sub(" ", rest))
+    rest = _URL.sub(" ", _CODE.sub(" ", rest))
+    return re.search(r"[A-Za-z]{2,}", rest) is not None
+
+
+def glossary_chinese(path: Path = GLOSSARY) -> dict[str, list[str]]:
+    """Every glossary term (lower case) -> the Chinese forms its entry gives: ``**卷积神经网络（CNN）**``
+    gives ``["卷积神经网络（CNN）", "卷积神经网络", "CNN"]``; ``**Adam 优化器**`` also ``Adam``."""
+    text = path.read_text(encoding="utf-8")
+    block = text.split("```{glossary}", 1)[1].split("\n```", 1)[0]
+    terms: dict[str, list[str]] = {}
+    pending: list[str] = []
+    for line in block.splitlines():
+        if not line.strip() or line.startswith(":"):
+            continue
+        if not line.startswith((" ", "\t")):
+            pending.append(line.strip().lower())
+            continue
+        m = re.match(r"\s+\*\*(.+?)\*\*", line)
+        if m and pending:
+            whole = m.group(1).strip()
+            forms = [whole] + [f.strip() for f in re.split(r"[（()）、，,/；;]", whole) if f.strip()]
+            for term in pending:
+                terms[term] = forms
+        pending = []
+    return terms
+
+
+def translation_problems(msgid: str, msgstr: str, glossary: dict[str, list[str]] | None = None) -> list[str]:
+    """What a translation ``msgstr`` of ``msgid`` breaks: one line per problem (empty if none)."""
+    problems = []
+    want, got = markup(msgid), markup(msgstr)
+    for kind in want:
+        lost, extra = want[kind] - got[kind], got[kind] - want[kind]
+        if lost or extra:
+            detail = "; ".join(part for part in (
+                f"missing {sorted(lost)}" if lost else "", f"not in the English {sorted(extra)}" if extra else "")
+                if part)
+            problems.append(f"{kind}s differ from the English ({detail}): copy them from the msgid unchanged "
+                            "(translate only the text of a {term}/{ref} role, before its <target>)")
+    if glossary:
+        for m in _ROLE.finditer(msgid):
+            if m.group("name") != "term":
+                continue
+            term = _target("term", m.group("content"))
+            forms = glossary.get(term)
+            if forms and not any(form in msgstr for form in forms):
+                problems.append(f"the glossary term {term!r} is linked but its Chinese ({forms[0]}) is not in the "
+                                f"translation: write {{term}}`{forms[-1] if len(forms) > 1 else forms[0]} <{term}>`"
+                                " (or change the glossary's Chinese column)")
+    if re.search(r"[\u4e00-\u9fff][ \t]+[，。；：！？、]|[，。；：！？、][ \t]+[\u4e00-\u9fff]", msgstr):
+        problems.append("a space next to full-width punctuation (，。；：！？、): remove it")
+    return problems
+
+
+@dataclass
+class PageStatus:
+    page: str
+    messages: int = 0               # messages in the English (.pot)
+    to_translate: int = 0           # of which have words to translate
+    translated: int = 0             # of those, translated and not fuzzy
+    fuzzy: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.translated / self.to_translate if self.to_translate else 100.0
+
+
+def page_status(page: Path, pot_dir: Path = POT_DIR, locale: Path = LOCALE,
+                glossary: dict[str, list[str]] | None = None) -> PageStatus:
+    """How far the catalogue of ``page`` is translated, and what is wrong with it."""
+    status = PageStatus(page_name(page))
+    po, pot = po_path(page, locale), pot_path(page, pot_dir)
+    if not pot.is_file():
+        status.problems.append(f"no {pot.relative_to(pot_dir)} in {pot_dir}: run `make pot`")
+        return status
+    if not po.is_file():
+        status.problems.append(f"{po} is missing: run `make po` to create it, and commit it")
+        return status
+    english = {m.id for m in read_catalogue(pot) if m.id}
+    catalogue = read_catalogue(po)
+    ids = {m.id for m in catalogue if m.id}
+    status.messages = len(english)
+    stale, new = ids - english, english - ids
+    if stale or new:
+        example = sorted(stale or new)[0]
+        status.problems.append(
+            f"out of step with the English: {len(stale)} message(s) the English no longer has, {len(new)} new "
+            f"one(s) not in the catalogue (e.g. {example[:70]!r}): run `make pot po`, then translate "
+            "what is untranslated or fuzzy")
+    for message in catalogue:
+        if not message.id or message.id not in english:
+            continue
+        if not needs_translation(message.id):
+            if message.string and not message.fuzzy:
+                status.problems += [f"{message.id[:50]!r}: {p}" for p in translation_problems(message.id, message.string)]
+            continue
+        status.to_translate += 1
+        if message.fuzzy:
+            status.fuzzy += 1
+        elif message.string:
+            status.translated += 1
+        if message.string and not message.fuzzy:
+            status.problems += [f"{message.id[:50]!r}: {p}"
+                                for p in translation_problems(message.id, message.string, glossary)]
+    return status
+
+
+def check(pages: list[Path] | None = None, pot_dir: Path = POT_DIR, locale: Path = LOCALE) -> list[PageStatus]:
+    """The status of every page's catalogue (``_toc.yml``'s pages by default)."""
+    glossary = glossary_chinese()
+    return [page_status(p, pot_dir, locale, glossary) for p in (toc_files() if pages is None else pages)]
+
+
+def report(statuses: list[PageStatus]) -> str:
+    """A table: page, messages, translated %, fuzzy, untranslated; then the totals."""
+    lines = [f"{'page':48} {'messages':>8} {'translated':>10} {'fuzzy':>6} {'left':>6}"]
+    for s in statuses:
+        left = s.to_translate - s.translated - s.fuzzy
+        lines.append(f"{s.page:48} {s.messages:8d} {s.percent:9.1f}% {s.fuzzy:6d} {left:6d}")
+    total = sum(s.to_translate for s in statuses)
+    done = sum(s.translated for s in statuses)
+    lines.append(f"{'all ' + str(len(statuses)) + ' pages':48} {sum(s.messages for s in statuses):8d} "
+                 f"{100.0 * done / max(total, 1):9.1f}% {sum(s.fuzzy for s in statuses):6d} "
+                 f"{total - done - sum(s.fuzzy for s in statuses):6d}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------
+# the Chinese build
+
+
+def build_html(fresh: bool = False) -> Path:
+    """The Chinese HTML book in ``_build/zh/html`` (``make book-zh``), zero warnings allowed."""
+    overrides = {**ZH_CONFIG, "external_toc_path": TOC_ZH.as_posix()}
+    status = _jupyter_book_build("html", ZH_BUILD / "html", ZH_BUILD / ".doctrees", overrides, fresh=fresh)
+    if status:
+        raise RuntimeError(f"the Chinese HTML build failed (exit {status}); its warnings are above")
+    return ZH_BUILD / "html" / "index.html"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.i18n", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    pot = commands.add_parser("pot", help="extract the messages of every page into _build/i18n/gettext")
+    pot.add_argument("--fresh", action="store_true", help="re-read every page (default: only changed ones)")
+    commands.add_parser("po", help="update locale/zh_CN/LC_MESSAGES/<page>.po from the .pot files")
+    commands.add_parser("status", help="coverage per page, and every problem; exit 1 on a problem")
+    html = commands.add_parser("html", help="the Chinese HTML book in _build/zh/html")
+    html.add_argument("--fresh", action="store_true")
+    glue = commands.add_parser("qualify-glue", help="qualify the {glue:text} roles of notebooks' Markdown cells")
+    glue.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook and page of _toc.yml")
+    glue.add_argument("--check", action="store_true", help="report, change nothing; exit 1 if a role would change")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "pot":
+            print(f"catalogue templates: {extract(args.fresh).relative_to(ROOT)}")
+        elif args.command == "po":
+            pos = update()
+            print(f"{len(pos)} catalogues updated in {LOCALE.relative_to(ROOT)}")
+        elif args.command == "status":
+            statuses = check()
+            print(report(statuses))
+            problems = [f"{s.page}: {p}" for s in statuses for p in s.problems]
+            if problems:
+                print(f"\n{len(problems)} problem(s):\n  " + "\n  ".join(problems), file=sys.stderr)
+                return 1
+        elif args.command == "html":
+            print(f"The Chinese book: {build_html(args.fresh)}")
+        elif args.command == "qualify-glue":
+            paths = [p.resolve() for p in args.notebooks] or [ROOT / p for p in toc_files()]
+            total, left = 0, 0
+            for path in paths:
+                if path.suffix == ".ipynb":
+                    changed = qualify_notebook(path, write=not args.check)
+                    total += changed
+                    if changed:
+                        print(f"{path.relative_to(ROOT)}: {changed} role(s) "
+                              + ("to qualify" if args.check else "qualified"))
+                elif path.suffix == ".md":
+                    bad = qualify_markdown_page(path)
+                    left += bad
+                    if bad:
+                        print(f"{path.relative_to(ROOT)}: {bad} glue role(s) without page:: (write "
+                              "{glue:text}`page.ipynb::key:spec`)")
+                else:
+                    parser.error(f"{path} is neither a notebook (.ipynb) nor a page (.md)")
+            print(f"{total} role(s) {'to qualify' if args.check else 'qualified'} in {len(paths)} file(s)")
+            return 1 if (args.check and total) or left else 0
+    except (RuntimeError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
