@@ -11,7 +11,7 @@ ifneq ($(wildcard $(ROOT)/../shared/data),)
 export BOOK_DATA_DIR ?= $(abspath $(ROOT)/../shared/data)
 endif
 
-.PHONY: book test unit lab execute clean env bench pdf check-browser
+.PHONY: book test unit lab execute rebuild clean env bench pdf check-browser
 
 env: $(STAMP)
 
@@ -56,9 +56,16 @@ pdf: $(STAMP)
 check-browser: $(STAMP)
 	cd $(ROOT) && $(BIN)/python -m tools.browser_check --lab
 
-## make execute: re-run every notebook in full mode in place (this produces the stored outputs)
+## make execute: re-run every notebook in full mode in place with the usual weights cache
+## (NB=path/to/one.ipynb for one notebook); each page's run record says which cached weights it read
 execute: $(STAMP)
-	cd $(ROOT) && $(BIN)/python -m tools.notebooks $(NB)
+	cd $(ROOT) && $(BIN)/python -m tools.rebuild --keep-cache $(NB)
+
+## make rebuild: every notebook in full mode from an EMPTY weights cache, providers before readers,
+## one run id and one machine for all pages (this produces the stored outputs the book ships);
+## RESUME=1 finishes a stopped rebuild from its failed page, KEEP_CACHE=1 uses the usual cache (warm)
+rebuild: $(STAMP)
+	cd $(ROOT) && $(BIN)/python -m tools.rebuild $(if $(RESUME),--resume) $(if $(KEEP_CACHE),--keep-cache)
 
 ## make lab: JupyterLab on the book's environment
 lab: $(STAMP)

@@ -4,7 +4,8 @@ A chapter that trains a model saves its weights with :func:`save_weights`; a lat
 only needs the trained model calls :func:`load_or_train`, which loads the cached file when it
 is intact, was trained with the same configuration and fits the model, and otherwise trains (and
 saves) afresh, saying why. Nothing here is ever written into the repository: the files live in
-``utils.cache_dir() / "weights"``:
+``utils.cache_dir() / "weights"``, or in ``$BOOK_WEIGHTS_DIR`` when it is set (``make rebuild`` points
+it at an empty folder, so that a rebuild trains every model it needs instead of reading old weights):
 
 * ``<name>.safetensors`` in full mode;
 * ``<name>.quick.safetensors`` in quick mode (``BOOK_QUICK=1``), so that the weakly trained model of
@@ -28,6 +29,7 @@ import json
 import re
 from contextlib import contextmanager
 from os import environ
+from os.path import normpath
 from pathlib import Path
 from typing import Any, Callable
 
@@ -41,7 +43,7 @@ try:                          # POSIX; elsewhere two processes may both train (s
 except ImportError:           # pragma: no cover
     fcntl = None
 
-from .files import atomic_path, cache_dir
+from .files import PROJECT_ROOT, atomic_path, cache_dir
 from .runtime import is_quick
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -51,6 +53,8 @@ CONFIG_KEY = "training_config"        # metadata key of the training configurati
 # file, {"name": ..., "loaded": true|false}, so that a notebook's run record can say whether its time
 # includes training or only reading cached weights.
 USE_LOG_ENV = "BOOK_WEIGHTS_LOG"
+# When set (``make rebuild`` sets it), the weights live here instead of ``cache_dir() / "weights"``.
+WEIGHTS_DIR_ENV = "BOOK_WEIGHTS_DIR"
 
 
 class WeightsMismatchError(ValueError):
@@ -67,7 +71,11 @@ class ConfigMismatchError(WeightsMismatchError):
 
 
 def weights_dir() -> Path:
-    """``utils.cache_dir() / "weights"`` (not created here)."""
+    """``$BOOK_WEIGHTS_DIR`` (a relative path from the project root) when set, else
+    ``utils.cache_dir() / "weights"`` (not created here)."""
+    folder = environ.get(WEIGHTS_DIR_ENV, "").strip()
+    if folder:        # relative to the project root, not to a notebook's folder (as BOOK_CACHE_DIR)
+        return Path(normpath(PROJECT_ROOT / Path(folder).expanduser()))
     return cache_dir() / "weights"
 
 
