@@ -43,9 +43,11 @@ unit: $(STAMP)
 	cd $(ROOT) && BOOK_QUICK=1 $(BIN)/python -m pytest tests -q
 
 ## make bench: one table of render, test and notebook times, layer speed ratios, throughput, MFU
-## (also _build/bench.json). Run it with nothing else busy on the machine.
+## (also _build/bench.json). Run it with nothing else busy on the machine. The notebook times come from
+## one run (the last `make rebuild`) on one machine, named above the table; RECORDS=1 prints only those
+## (read from the notebooks' run records, nothing measured): the README's table.
 bench: $(STAMP)
-	cd $(ROOT) && $(BIN)/python -m tools.bench
+	cd $(ROOT) && $(BIN)/python -m tools.bench $(if $(RECORDS),--records-only)
 
 ## make pdf: the PDF edition through LaTeX (xelatex, for the Chinese headings): _build/latex/book.pdf
 pdf: $(STAMP)

@@ -233,12 +233,3 @@ def test_nbval_compares_full_precision_floats_to_four_decimals():
     assert sanitize("0.7021651864051819") != sanitize("0.7031651864051819")   # a real change
     assert sanitize("validation accuracy 0.8480") == "validation accuracy 0.8480"   # printed: exact
     assert sanitize("1.2345678901234e-05") == "1.2345e-05"
-
-
-def test_the_runner_cli_has_help_and_refuses_a_non_notebook(capsys):
-    with pytest.raises(SystemExit) as done:
-        notebooks.main(["--help"])
-    assert done.value.code == 0 and "full mode" in capsys.readouterr().out
-    with pytest.raises(SystemExit) as done:
-        notebooks.main(["README.md"])
-    assert done.value.code == 2 and "not a notebook" in capsys.readouterr().err

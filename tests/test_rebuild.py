@@ -128,6 +128,11 @@ def test_a_cold_run_of_chosen_pages_starts_empty_and_deletes_its_weights(book):
     assert not (book / "cache" / "weights" / "tiny.safetensors").exists()   # usual cache untouched
 
 
+def test_the_results_page_runs_after_every_page_it_reports_on():
+    results, first = rebuild.ROOT / rebuild.LAST[0], rebuild.ROOT / rebuild.notebooks()[0]
+    assert rebuild.rebuild_order([results, first]) == [first, results]
+
+
 def test_the_estimate_scales_previous_records_by_this_runs_speed():
     order = ["a", "b", "c", "d"]
     previous = {"a": 100.0, "b": 200.0, "c": 300.0}

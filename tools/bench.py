@@ -1,7 +1,8 @@
 """``make bench``: how fast the book is for its readers, in one table (also written as JSON).
 
 Rows: the time to render the book (execution off), the quick-mode test suite (the last ``make test``),
-each notebook's full run (the run records that ``make execute`` stores in the notebooks), the speed of
+each notebook's full run (the run records that ``make rebuild`` stores in the notebooks: the rows come
+from one run on one machine, named above the table, see :func:`chosen_run`), the speed of
 the book's from-scratch layers against PyTorch's, training throughput of the CNN and the GPT, this
 machine's float32 matrix-product rate and the GPT's model FLOP utilisation (MFU). Each row has its
 target, where the project sets one, and says whether it is met.
@@ -9,6 +10,7 @@ target, where the project sets one, and says whether it is met.
 Run it alone: a second process using the cores changes every timing several-fold.
 
     python -m tools.bench [--no-render] [--json PATH]
+    python -m tools.bench --records-only     # the notebook times alone (nothing measured): the README's table
 """
 from __future__ import annotations
 
@@ -147,25 +149,78 @@ def test_row(record_path: Path = TEST_RECORD) -> Row:
                f"exit {record['exit']}, {record['date']}")
 
 
+def chosen_run(records: dict[str, dict]) -> str | None:
+    """The run whose records the notebook rows show, so that the table never mixes machines: the
+    latest whole-book ``make rebuild``; without one, the ``make execute`` run that covers the most
+    pages; None when no record has a run id (records written before ``make rebuild`` existed)."""
+    runs: dict[str, list[dict]] = {}
+    for info in records.values():
+        if info.get("run"):
+            runs.setdefault(info["run"], []).append(info)
+    if not runs:
+        return None
+    rebuilds = [r for r, infos in runs.items() if any(i.get("rebuild") for i in infos)]
+    if rebuilds:
+        return max(rebuilds, key=lambda r: (runs[r][0].get("run_started", ""), len(runs[r])))
+    return max(runs, key=lambda r: (len(runs[r]), runs[r][0].get("run_started", "")))
+
+
+def machine_line(info: dict) -> str:
+    """One line naming the run and the machine of a run record (tools.rebuild writes them)."""
+    if not info.get("run"):
+        return ("records written before `make rebuild`: no run id, CPU model or matmul rate, so they "
+                "may come from different machines; run `make rebuild` for one table from one machine")
+    flags = f", {'/'.join(info['cpu_flags'])}" if info.get("cpu_flags") else ""
+    kind = "`make rebuild`" if info.get("rebuild") else "`make execute`"
+    return (f"run {info['run']} ({kind}, started {info.get('run_started', '?')}, weights cache "
+            f"{info.get('weights_cache', '?')}) on {info.get('cpu', '?')} ({info.get('cpus', '?')} CPUs{flags}; "
+            f"float32 matmul {info.get('matmul_gflops', '?')} GFLOP/s), torch {info.get('torch', '?')}")
+
+
+def notebook_records(root: Path = ROOT) -> tuple[str | None, dict[str, dict]]:
+    """The chosen run (:func:`chosen_run`) and every notebook's record, by path relative to ``root``."""
+    records = {str(path): notebooks.run_info(root / path) for path in notebooks.notebooks(root)}
+    return chosen_run(records), records
+
+
 def notebook_rows(root: Path = ROOT) -> list[Row]:
-    """One row per notebook of the table of contents (its stored full run), and their sum."""
-    rows, total, missing = [], 0.0, []
-    for path in notebooks.notebooks(root):
-        info = notebooks.run_info(root / path)
+    """One row per notebook of the table of contents from one run (:func:`chosen_run`), and their
+    sum; a notebook whose stored run is another one is named in the sum's note, not added to it."""
+    run, records = notebook_records(root)
+    rows, total, missing, other = [], 0.0, [], []
+    trained_by = {name: Path(path).stem for path, info in records.items()
+                  if run is not None and info.get("run") == run for name in info.get("trained_weights", [])}
+    for path, info in records.items():
         if not info:
-            missing.append(str(path))
+            missing.append(path)
+            continue
+        if run is not None and info.get("run") != run:
+            other.append(path)
             continue
         s = float(info["seconds"])
         total += s
-        note = f"{info.get('cpus', '?')} CPUs, torch {info.get('torch', '?')}"
+        note = f"{info.get('cpus', '?')} CPUs, torch {info.get('torch', '?')}" if run is None else ""
         if info.get("cached_weights"):      # the run read these instead of training them
-            note += f"; read cached weights {', '.join(info['cached_weights'])} (a first run trains them)"
-        rows.append(Row("notebook, full run", str(path.relative_to("chapters")), s, "s",
+            read = [f"{n} (trained by {trained_by[n]} in this run)" if n in trained_by else n
+                    for n in info["cached_weights"]]
+            note += ("; " if note else "") + f"read cached weights {', '.join(read)}"
+            if any(n not in trained_by for n in info["cached_weights"]):
+                note += " (a first run trains them)"
+        rows.append(Row("notebook, full run", str(Path(path).relative_to("chapters")), s, "s",
                         f"≤ {NOTEBOOK_TARGET_S}", s <= NOTEBOOK_TARGET_S, note))
+    notes = [f"no run record: {', '.join(missing)}"] if missing else []
+    if other:
+        notes.append(f"not from run {run} (left out): {', '.join(other)}")
     rows.append(Row("book", "every notebook, full run (sum)", total, "s", f"≤ {BOOK_TARGET_S}",
-                    total <= BOOK_TARGET_S and not missing,
-                    f"no run record: {', '.join(missing)}" if missing else ""))
+                    total <= BOOK_TARGET_S and not missing and not other, "; ".join(notes)))
     return rows
+
+
+def records_table(root: Path = ROOT) -> str:
+    """The notebook rows of one run with the line naming its machine: the README's table."""
+    run, records = notebook_records(root)
+    first = next((info for info in records.values() if run is not None and info.get("run") == run), {})
+    return f"Notebook times: {machine_line(first)}.\n\n" + table(notebook_rows(root))
 
 
 def collect(render: bool = True) -> list[Row]:
@@ -209,9 +264,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--no-render", action="store_true", help="skip the book build (about a minute)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write the rows ({DEFAULT_JSON})")
+    parser.add_argument("--records-only", action="store_true",
+                        help="only the notebook times of the last `make rebuild` (read from the run records, "
+                             "nothing measured), with the machine they come from")
     args = parser.parse_args(argv)
+    if args.records_only:
+        print(records_table())
+        return 0
     torch.set_num_threads(os.cpu_count() or 1)
     rows = collect(render=not args.no_render)
+    run, records = notebook_records()
+    print(f"Notebook times: {machine_line(next((i for i in records.values() if i.get('run') == run), {}))}.\n")
     print(table(rows))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     meta = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "machine": platform.machine(),

@@ -1,17 +1,11 @@
-"""The book's notebooks: which ones the table of contents names, their hygiene, and full runs.
+"""The book's notebooks: which ones the table of contents names, their hygiene, their run records.
 
-``python -m tools.notebooks [NOTEBOOK ...]`` re-executes notebooks in full mode in place (all of
-them by default) and prints each one's run time: this is how the stored outputs are produced.
+Running them in full mode (``make rebuild``, ``make execute``) is :mod:`tools.rebuild`'s job.
 """
 from __future__ import annotations
 
 import json
-import os
-import platform
 import re
-import sys
-import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,43 +103,6 @@ def markdown_tables(path: Path) -> list[tuple[int, str, str | None]]:
                     glue = out.get("metadata", {}).get("scrapbook", {}).get("name")
                     found.append((index, mime, glue))
     return found
-
-
-def execute(path: Path, timeout: int = 3600) -> float:
-    """Run a notebook top to bottom in a fresh kernel, in full mode, and store the outputs in place."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    from utils.weights import USE_LOG_ENV
-
-    env_quick = os.environ.pop("BOOK_QUICK", None)
-    with tempfile.TemporaryDirectory() as tmp:
-        use_log = Path(tmp) / "weights.jsonl"
-        os.environ[USE_LOG_ENV] = str(use_log)        # the kernel inherits it (see weights.load_or_train)
-        try:
-            nb = nbformat.read(path, as_version=4)
-            start = time.perf_counter()
-            NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                           resources={"metadata": {"path": str(path.parent)}}).execute()
-            seconds = time.perf_counter() - start
-            # Where and how long the stored outputs took: read by the "results at a glance" page and
-            # by `make bench`, which must tell a run that trained from one that read cached weights.
-            uses = [json.loads(line) for line in use_log.read_text().splitlines()] if use_log.exists() else []
-            nb.metadata["book_run"] = {"seconds": round(seconds, 1), "cpus": os.cpu_count(),
-                                       "machine": platform.machine(), "torch": _torch_version(),
-                                       "cached_weights": sorted({u["name"] for u in uses if u["loaded"]})}
-            nbformat.write(nb, path)
-        finally:
-            os.environ.pop(USE_LOG_ENV, None)
-            if env_quick is not None:
-                os.environ["BOOK_QUICK"] = env_quick
-    return seconds
-
-
-def _torch_version() -> str:
-    import torch
-
-    return torch.__version__.split("+")[0]
 
 
 def glued(path: Path) -> dict[str, str]:
@@ -270,37 +227,5 @@ def as_number(text: str) -> float:
 
 
 def run_info(path: Path) -> dict:
-    """Run time and hardware of a notebook's stored full run (empty if it was never run by ``execute``)."""
+    """The run record of a notebook's stored full run (written by :mod:`tools.rebuild`; empty if none)."""
     return json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {}).get("book_run", {})
-
-
-def main(argv: list[str]) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.notebooks",
-        description="Re-run notebooks in full mode, in place (their stored outputs and run records); "
-                    "pages that provide values to other pages run first (utils.pages).")
-    parser.add_argument("notebooks", nargs="*", type=Path,
-                        help="notebooks to run (default: every notebook of the book)")
-    args = parser.parse_args(argv)
-    for path in args.notebooks:
-        if path.suffix != ".ipynb" or not path.is_file():
-            parser.error(f"{path} is not a notebook file (.ipynb)")
-    from utils.pages import execution_order
-
-    # providers of values other pages quote run before their readers (utils.pages)
-    paths = execution_order([p.resolve() for p in args.notebooks] or [ROOT / p for p in notebooks()])
-    total = 0.0
-    for path in paths:
-        print(f"executing {path.relative_to(ROOT)} (full mode) ...", flush=True)
-        seconds = execute(path)
-        total += seconds
-        problems = hygiene_problems(path)
-        print(f"  {seconds:7.1f} s" + ("" if not problems else "  PROBLEMS: " + "; ".join(problems)), flush=True)
-    print(f"all {len(paths)} notebook(s): {total:.1f} s")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

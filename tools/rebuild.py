@@ -46,6 +46,8 @@ from utils.files import atomic_path, cache_dir
 from utils.weights import USE_LOG_ENV, WEIGHTS_DIR_ENV, weights_dir
 
 STATE = ROOT / "_build" / "rebuild" / "state.json"
+# pages that report on every other page's stored outputs (not through utils.pages): always run last
+LAST = ("chapters/appendix/results.ipynb",)
 RECORD = "book_run"                  # notebook metadata key of the run record
 CELL_TIMEOUT_S = 3600
 
@@ -204,6 +206,15 @@ def estimate_left(pages: list[str], done: dict[str, float], previous: dict[str, 
     return text
 
 
+def rebuild_order(paths: list[Path]) -> list[Path]:
+    """Providers before readers (:func:`utils.pages.execution_order`), then the :data:`LAST` pages."""
+    from utils.pages import execution_order
+
+    order = execution_order([Path(p).resolve() for p in paths])
+    last = [p for p in order if _shown(p) in LAST]
+    return [p for p in order if p not in last] + last
+
+
 def new_run(pages: list[Path], *, keep_cache: bool, machine: dict, whole_book: bool = False) -> dict:
     """The state of a new run: its id, its weights folder, the pages in order, their previous times.
     A cold run's weights folder is ``cache_dir()/rebuilds/<id>/weights``: kept after a whole-book run
@@ -327,9 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"resuming run {state['id']} (started {state['date']}) at {_shown(left[0])}: "
               f"{len(left)} of {len(state['pages'])} pages left", flush=True)
     else:
-        from utils.pages import execution_order
-
-        pages = execution_order([p.resolve() for p in args.notebooks] or [ROOT / p for p in notebooks()])
+        pages = rebuild_order(args.notebooks or [ROOT / p for p in notebooks()])
         machine = machine_info(args.matmul_size)
         state = new_run(pages, keep_cache=args.keep_cache, machine=machine, whole_book=whole_book)
         print(f"run {state['id']}: {len(pages)} page(s) on {machine['cpu']} ({machine['cpus']} CPUs, "

@@ -49,7 +49,7 @@ from .runtime import is_quick
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 SHA256_KEY = "sha256"                 # metadata key of the checksum
 CONFIG_KEY = "training_config"        # metadata key of the training configuration (canonical JSON)
-# When set (``tools.notebooks.execute`` sets it), load_or_train appends one JSON line per call to this
+# When set (``tools.rebuild.execute`` sets it), load_or_train appends one JSON line per call to this
 # file, {"name": ..., "loaded": true|false}, so that a notebook's run record can say whether its time
 # includes training or only reading cached weights.
 USE_LOG_ENV = "BOOK_WEIGHTS_LOG"
