@@ -6,9 +6,11 @@ import json
 
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from utils import bert, recipes
+
+from error_facts import raises_naming
 
 TINY = dict(vocab_size=50, embed_dim=16, num_heads=4, num_layers=2, dim_feedforward=32, max_len=24)
 
@@ -124,6 +126,48 @@ def test_name_map_covers_every_parameter():
         assert len(set(names.values())) == len(names)
 
 
+@pytest.mark.parametrize("content, facts", [
+    ("{}", ["hidden_size", "vocab_size", "num_hidden_layers"]),   # was MiniLM's defaults, silently
+    ('{"hidden_size": 64, "num_attention_heads": 4}', ["vocab_size", "intermediate_size"]),
+    ("[1, 2]", ["list"]),
+    ("{not json", ["JSON"]),
+])
+def test_from_json_refuses_an_incomplete_config(tmp_path, content, facts):
+    path = tmp_path / "config.json"
+    path.write_text(content)
+    with raises_naming(ValueError, *facts):
+        bert.BertConfig.from_json(path)
+
+
+def test_from_json_takes_an_absent_key_from_the_overrides(tmp_path):
+    _, folder = hf_checkpoint(tmp_path)
+    hf = json.loads((folder / "config.json").read_text())
+    del hf["layer_norm_eps"]
+    (folder / "config.json").write_text(json.dumps(hf))
+    assert bert.BertConfig.from_json(folder / "config.json", layer_norm_eps=1e-6).layer_norm_eps == 1e-6
+
+
+def test_load_pretrained_refuses_non_finite_weights(tmp_path):
+    config = bert.BertConfig(**TINY)
+    _, folder = hf_checkpoint(tmp_path)
+    tensors = load_file(str(folder / "model.safetensors"))
+    tensors["encoder.layer.0.intermediate.dense.weight"][0, 0] = float("nan")
+    save_file(tensors, str(folder / "nan.safetensors"))
+    with raises_naming(bert.CheckpointError, "encoder.layer.0.intermediate.dense.weight", "NaN"):
+        bert.load_pretrained(folder / "nan.safetensors", config)
+
+
+def test_load_pretrained_names_a_missing_or_truncated_file(tmp_path):
+    config = bert.BertConfig(**TINY)
+    _, folder = hf_checkpoint(tmp_path)
+    with raises_naming(FileNotFoundError, str(folder / "absent.safetensors")):
+        bert.load_pretrained(folder / "absent.safetensors", config)
+    truncated = folder / "truncated.safetensors"
+    truncated.write_bytes((folder / "model.safetensors").read_bytes()[:100])
+    with raises_naming(ValueError, str(truncated), "truncated"):
+        bert.load_pretrained(truncated, config)
+
+
 def test_from_json_refuses_what_is_not_implemented(tmp_path):
     _, folder = hf_checkpoint(tmp_path, hidden_act="relu")
     with pytest.raises(ValueError, match="hidden_act"):
@@ -140,12 +184,39 @@ def test_config_rejects_bad_values(kwargs, name):
 
 def test_encoder_rejects_bad_inputs():
     model = bert.BertEncoder(bert.BertConfig(**TINY))
-    with pytest.raises(ValueError, match="positions for 24"):
+    with raises_naming(ValueError, "30", "24"):
         model(torch.zeros(1, 30, dtype=torch.long))
-    with pytest.raises(ValueError, match="lengths"):
+    with raises_naming(ValueError, "lengths", "6", "[1, 5]"):
         model(torch.ones(2, 5, dtype=torch.long), torch.tensor([6, 1]))
-    with pytest.raises(ValueError, match="int64"):
+    with raises_naming(TypeError, "ids", "int64", "float32"):
         model(torch.ones(2, 5))
+
+
+@pytest.mark.parametrize("kwargs, error, facts", [
+    # each reached nn.Embedding and failed there with "index out of range in self", or passed silently
+    (dict(ids=torch.tensor([[1, 50, 3]])), ValueError, ["ids", "50", "vocab_size"]),
+    (dict(ids=torch.tensor([[1, -1, 3]])), ValueError, ["ids", "-1"]),
+    (dict(ids=torch.tensor([[1, 2, 3]]), token_type_ids=torch.tensor([[0, 5, 0]])), ValueError,
+     ["token_type_ids", "5", "type_vocab_size"]),
+    (dict(ids=torch.tensor([[1, 2, 3]]), token_type_ids=torch.tensor([[0, 0]])), ValueError,
+     ["token_type_ids", "(1, 3)", "(1, 2)"]),
+    (dict(ids=torch.tensor([[1, 2, 3]]), lengths=torch.tensor([2.5])), TypeError, ["lengths", "float32"]),
+])
+def test_encoder_names_bad_ids_token_types_and_lengths(kwargs, error, facts):
+    model = bert.BertEncoder(bert.BertConfig(**TINY))
+    with raises_naming(error, *facts):
+        model(**kwargs)
+
+
+@pytest.mark.parametrize("lengths, error, facts", [
+    ([-1, 2], ValueError, ["lengths", "-1"]),          # was a row of zeros
+    ([5, 2], ValueError, ["lengths", "5", "[1, 4]"]),  # was the mean over 4 tokens divided by 5
+    ([0, 2], ValueError, ["lengths", "0"]),            # was NaN
+    ([1.5, 2.0], TypeError, ["lengths", "float32"]),   # was the mean of 2 tokens divided by 1.5
+])
+def test_mean_pool_refuses_lengths_that_are_not_token_counts(lengths, error, facts):
+    with raises_naming(error, *facts):
+        bert.mean_pool(torch.randn(2, 4, 3), torch.tensor(lengths))
 
 
 def test_mean_pool_averages_real_tokens_only():

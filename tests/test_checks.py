@@ -1,10 +1,14 @@
-"""utils.checks: forward/backward comparison against a reference, and finite-difference checks."""
+"""utils.checks: forward/backward comparison against a reference, finite-difference checks, and the
+validation helpers that every config and argument check uses."""
 from __future__ import annotations
 
 import pytest
 import torch
 
 import utils
+from utils.checks import check_choice, check_ids, check_int, check_lengths, check_number
+
+from error_facts import raises_naming
 
 
 def softmax_from_scratch(x: torch.Tensor) -> torch.Tensor:
@@ -63,23 +67,23 @@ def test_check_against_detects_a_forward_difference():
 def test_check_against_detects_a_gradient_difference():
     x = torch.randn(4, 5)
     utils.check_against(lambda t: t * t, lambda t: t ** 2, x)  # the right backward passes
-    with pytest.raises(AssertionError, match="gradient of input 0 differs"):
+    with raises_naming(AssertionError, 'input 0'):
         utils.check_against(square_wrong_backward, lambda t: t ** 2, x)
 
 
 def test_check_against_names_the_input_whose_gradient_differs():
     a, b = torch.randn(3), torch.randn(3)
-    with pytest.raises(AssertionError, match="gradient of input 1 differs"):
+    with raises_naming(AssertionError, 'input 1'):
         utils.check_against(lambda p, q: p * square_wrong_backward(q), lambda p, q: p * q ** 2, a, b)
 
 
 def test_check_against_detects_a_shape_difference():
-    with pytest.raises(AssertionError, match=r"output shapes differ: \(3, 1\) vs reference \(3,\)"):
+    with raises_naming(AssertionError, '(3, 1)', '(3,)'):
         utils.check_against(lambda t: t.unsqueeze(1), lambda t: t, torch.randn(3))
 
 
 def test_check_against_detects_a_missing_gradient():
-    with pytest.raises(AssertionError, match=r"input 1: gradient is missing \(fn\)"):
+    with raises_naming(AssertionError, 'input 1'):
         utils.check_against(lambda p, q: p * 2, lambda p, q: p * 2 + q * 0, torch.randn(3), torch.randn(3))
 
 
@@ -102,7 +106,7 @@ def test_check_grad_needs_float64(dtype):
 
 
 def test_check_grad_needs_a_scalar_function():
-    with pytest.raises(ValueError, match=r"f must return a scalar, got shape \(3,\)"):
+    with raises_naming(ValueError, 'f', '(3,)'):
         utils.check_grad(lambda t: t.sin(), torch.ones(3, dtype=torch.float64))
 
 
@@ -128,3 +132,75 @@ def test_numerical_grad_and_check_grad_on_non_contiguous_input():
     assert not x.is_contiguous()
     torch.testing.assert_close(utils.numerical_grad(lambda t: (t ** 2).sum(), x), 2 * x, atol=1e-7, rtol=1e-7)
     utils.check_grad(lambda t: (t[0] * t.sin()).sum(), x)  # row 0 weights every row: position matters
+
+
+# --------------------------------------------------------------------------- validation helpers
+def test_check_int():
+    assert check_int("n", 3) == 3 and check_int("n", 0, minimum=0) == 0
+    with raises_naming(ValueError, "n", ">= 1", 0):
+        check_int("n", 0)
+    with raises_naming(TypeError, "n", "2.0", "float"):
+        check_int("n", 2.0)
+    with raises_naming(TypeError, "n", "True", "bool"):
+        check_int("n", True)
+
+
+@pytest.mark.parametrize("value, kwargs, allowed", [
+    (float("nan"), {"low": 0}, ">= 0"),
+    (-1.0, {"low": 0, "low_open": True}, "> 0"),
+    (1.0, {"low": 0, "high": 1, "high_open": True}, "[0, 1)"),
+    (0.0, {"low": 0, "high": 1, "low_open": True}, "(0, 1]"),
+    (2.0, {"high": 1}, "<= 1"),
+    (float("inf"), {}, "finite"),
+])
+def test_check_number_rejects_with_the_allowed_range(value, kwargs, allowed):
+    with raises_naming(ValueError, "x", repr(value), allowed):
+        check_number("x", value, **kwargs)
+
+
+def test_check_number_accepts_and_rejects_types():
+    assert check_number("x", 0.5, low=0, high=1) == 0.5 and check_number("x", 1, low=0) == 1
+    with raises_naming(TypeError, "x", "'1'", "str"):
+        check_number("x", "1")
+    with raises_naming(TypeError, "x", "False"):
+        check_number("x", False)
+
+
+def test_check_choice():
+    check_choice("mode", "min", ("min", "max"))
+    with raises_naming(ValueError, "mode", "'avg'", "'min'", "'max'"):
+        check_choice("mode", "avg", ("min", "max"))
+
+
+def test_check_lengths_accepts_whole_counts_in_range():
+    out = check_lengths([3, 1], 2, 4)
+    assert out.dtype == torch.int64 and out.tolist() == [3, 1]
+    assert check_lengths(torch.tensor([0, 4], dtype=torch.int32), None, 4, minimum=0).tolist() == [0, 4]
+
+
+@pytest.mark.parametrize("lengths, error, facts", [
+    (torch.tensor([1.5, 2.0]), TypeError, ["lengths", "float32"]),
+    (torch.tensor([-1, 2]), ValueError, ["lengths", "-1", "[1, 4]"]),
+    (torch.tensor([5, 2]), ValueError, ["lengths", "5", "[1, 4]"]),
+    (torch.tensor([0, 2]), ValueError, ["lengths", "[1, 4]"]),
+    (torch.tensor([1, 2, 3]), ValueError, ["lengths", "(2,)", "(3,)"]),
+    ("12", TypeError, ["lengths", "str"]),
+])
+def test_check_lengths_rejects_what_would_build_a_wrong_mask(lengths, error, facts):
+    with raises_naming(error, *facts):
+        check_lengths(lengths, 2, 4)
+
+
+def test_check_ids_names_the_vocabulary():
+    ids = torch.tensor([[0, 4]])
+    assert check_ids(ids, 5) is ids
+    with raises_naming(ValueError, "ids", "7", "[0, 5)", "vocab_size"):
+        check_ids(torch.tensor([[1, 7]]), 5)
+    with raises_naming(ValueError, "ids", "-1"):
+        check_ids(torch.tensor([[-1, 2]]), 5)
+    with raises_naming(TypeError, "ids", "float32"):
+        check_ids(ids.float(), 5)
+    with raises_naming(ValueError, "ids", "(2,)"):
+        check_ids(torch.tensor([1, 2]), 5)
+    with raises_naming(ValueError, "token_type_ids", "type_vocab_size"):
+        check_ids(torch.tensor([[3]]), 2, name="token_type_ids", limit="type_vocab_size")

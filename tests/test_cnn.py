@@ -11,6 +11,8 @@ from torch import nn
 from utils import count_parameters
 from utils.cnn import ArticleCNN, ArticleCNNConfig, ImprovedCNN, ImprovedCNNConfig
 
+from error_facts import raises_naming
+
 
 # --------------------------------------------------------------------------- ArticleCNN
 def test_article_cnn_has_the_keras_parameter_count():
@@ -49,17 +51,17 @@ def test_article_cnn_keras_init_is_glorot_uniform_with_zero_bias():
 
 
 def test_article_cnn_rejects_bad_input_and_config():
-    with pytest.raises(ValueError, match="init must be one of 'keras', 'pytorch'; got 'he'"):
+    with raises_naming(ValueError, 'init', "'keras'", "'pytorch'", "'he'"):
         ArticleCNNConfig(init="he")
-    with pytest.raises(ValueError, match="image_size 8 is too small"):
+    with raises_naming(ValueError, 'image_size', '8'):
         ArticleCNNConfig(image_size=8)
-    with pytest.raises(ValueError, match=r"conv_channels must be two counts"):
+    with raises_naming(ValueError, 'conv_channels'):
         ArticleCNNConfig(conv_channels=(8, 16, 32))
-    with pytest.raises(ValueError, match="hidden_size must be an int >= 1, got 0"):
+    with raises_naming(ValueError, 'hidden_size', '0', '1'):
         ArticleCNNConfig(hidden_size=0)
-    with pytest.raises(TypeError, match="num_classes must be an int"):
+    with raises_naming(TypeError, 'num_classes'):
         ArticleCNNConfig(num_classes=2.5)
-    with pytest.raises(ValueError, match=r"expected images \(N, 1, 28, 28\)"):
+    with raises_naming(ValueError, '(N, 1, 28, 28)'):
         ArticleCNN()(torch.rand(2, 28, 28))
 
 
@@ -67,7 +69,7 @@ def test_article_cnn_rejects_bad_input_and_config():
 def test_cnns_name_the_expected_image_size(make):
     # a 32×32 image used to fail deep in a matmul (ArticleCNN) or pass silently (ImprovedCNN: 32 and 28
     # both pool down to 4×4); the error now names the config's 28×28
-    with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\), i.e. 28×28 pixels.*got shape \(2, 1, 32, 32\)"):
+    with raises_naming(ValueError, '(N, 1, 28, 28)', '28', '(2, 1, 32, 32)'):
         make()(torch.rand(2, 1, 32, 32))
     with pytest.raises(ValueError, match="got shape"):
         make()(torch.rand(2, 3, 28, 28))               # wrong number of channels
@@ -118,17 +120,17 @@ def test_improved_cnn_eval_mode_is_deterministic_and_channels_last_agrees():
 def test_improved_cnn_rejects_bad_configs():
     with pytest.raises(ValueError, match="one count"):
         ImprovedCNNConfig(channels=(8, 16), convs_per_block=(1, 1, 1))
-    with pytest.raises(ValueError, match=r"convs_per_block entry must be an int >= 1, got 0"):
+    with raises_naming(ValueError, 'entry', 'convs_per_block', '0', '1'):
         ImprovedCNNConfig(channels=(8, 16), convs_per_block=(1, 0))
-    with pytest.raises(ValueError, match=r"dropout must lie in \[0, 1\), got 1.0"):
+    with raises_naming(ValueError, 'dropout', '[0, 1)', '1.0'):
         ImprovedCNNConfig(dropout=1.0)
-    with pytest.raises(ValueError, match=r"conv_dropout must lie in \[0, 1\), got nan"):
+    with raises_naming(ValueError, 'conv_dropout', '[0, 1)', 'nan'):
         ImprovedCNNConfig(conv_dropout=float("nan"))
     with pytest.raises(ValueError, match="too many"):
         ImprovedCNNConfig(channels=(4,) * 7)
-    with pytest.raises(ValueError, match="channels must list at least one block"):
+    with raises_naming(ValueError, 'channels'):
         ImprovedCNNConfig(channels=())
-    with pytest.raises(ValueError, match="channels entry must be an int >= 1, got -4"):
+    with raises_naming(ValueError, 'entry', '-4', '1'):
         ImprovedCNNConfig(channels=(8, -4))
 
 

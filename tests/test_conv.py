@@ -9,6 +9,8 @@ from torch import nn
 from utils import check_against
 from utils.conv import Conv2d, MaxPool2d, conv2d, conv_output_size, max_pool2d
 
+from error_facts import raises_naming
+
 
 def random_conv_config(rng: random.Random, small: bool = False) -> dict:
     """A random convolution whose output is at least 1x1 (rectangular sizes and kernels included);
@@ -79,11 +81,14 @@ def test_conv_output_size_known_values():
     assert conv_output_size(7, 3, stride=2, padding=1, dilation=2) == 3
 
 
-@pytest.mark.parametrize("bad", [dict(n=0, kernel_size=1), dict(n=5, kernel_size=0), dict(n=5, kernel_size=3, stride=0),
-                                 dict(n=5, kernel_size=3, padding=-1), dict(n=5, kernel_size=3, dilation=0),
-                                 dict(n=5.0, kernel_size=3), dict(n=5, kernel_size=True)])
-def test_conv_output_size_rejects_bad_arguments(bad):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("bad, error, facts", [
+    (dict(n=0, kernel_size=1), ValueError, ["n", "0"]), (dict(n=5, kernel_size=0), ValueError, ["kernel_size", "0"]),
+    (dict(n=5, kernel_size=3, stride=0), ValueError, ["stride", "0"]),
+    (dict(n=5, kernel_size=3, padding=-1), ValueError, ["padding", "-1"]),
+    (dict(n=5, kernel_size=3, dilation=0), ValueError, ["dilation", "0"]),
+    (dict(n=5.0, kernel_size=3), TypeError, ["n", "5.0"]), (dict(n=5, kernel_size=True), TypeError, ["kernel_size", "True"])])
+def test_conv_output_size_rejects_bad_arguments(bad, error, facts):
+    with raises_naming(error, *facts):              # a wrong type is a TypeError, as everywhere (utils.checks)
         conv_output_size(**bad)
 
 
@@ -140,13 +145,13 @@ def test_maxpool_module_matches_nn_maxpool():
 
 def test_conv2d_error_messages():
     x, weight = torch.randn(2, 3, 8, 8), torch.randn(4, 3, 3, 3)
-    with pytest.raises(ValueError, match=r"x must have shape \(N, C_in, H, W\)"):
+    with raises_naming(ValueError, 'x', 'C_in'):
         conv2d(x[0], weight)
-    with pytest.raises(ValueError, match="weight must have shape"):
+    with raises_naming(ValueError, 'weight'):
         conv2d(x, weight[0])
     with pytest.raises(ValueError, match="channel mismatch"):
         conv2d(x, torch.randn(4, 2, 3, 3))
-    with pytest.raises(ValueError, match="bias must have shape"):
+    with raises_naming(ValueError, 'bias'):
         conv2d(x, weight, torch.randn(3))
     with pytest.raises(ValueError, match="spans"):
         conv2d(x, torch.randn(4, 3, 9, 9))
@@ -154,7 +159,7 @@ def test_conv2d_error_messages():
         conv2d(x, weight, stride=0)
     with pytest.raises(ValueError, match="padding"):
         conv2d(x, weight, padding=(1, 2, 3))
-    with pytest.raises(ValueError, match=r"x must have shape \(N, C, H, W\)"):
+    with raises_naming(ValueError, 'x'):
         max_pool2d(x[0], 2)
     with pytest.raises(ValueError, match="spans"):
         max_pool2d(x, 9)
@@ -162,12 +167,14 @@ def test_conv2d_error_messages():
 
 def test_conv2d_module_error_messages():
     layer = Conv2d(3, 4, 3)
-    with pytest.raises(ValueError, match=r"expected input of shape \(N, 3, H, W\)"):
+    with raises_naming(ValueError, '(N, 3, H, W)'):
         layer(torch.randn(2, 1, 8, 8))
     with pytest.raises(ValueError, match="in_channels"):
         Conv2d(0, 4, 3)
-    with pytest.raises(ValueError, match="kernel_size"):
+    with raises_naming(TypeError, "kernel_size", "'3'"):
         Conv2d(3, 4, "3")
+    with raises_naming(ValueError, "stride[1]", "0"):
+        Conv2d(3, 4, 3, stride=(1, 0))
     with pytest.raises(ValueError):
         Conv2d(3, 4, 3, padding=-1)
     with pytest.raises(ValueError):

@@ -12,6 +12,8 @@ import utils
 from utils.data import MR_CLASSES, read_idx
 from utils.files import package_dir
 
+from error_facts import raises_naming
+
 
 # --------------------------------------------------------------------------- Fashion-MNIST
 @pytest.fixture(scope="module")
@@ -63,7 +65,7 @@ def test_fashion_mnist_bad_val_size(val_size):
 
 
 def test_fashion_mnist_val_size_must_leave_training_images(shared_data):
-    with pytest.raises(ValueError, match=r"val_size must be between 1 and 59,999 \(the training set has 60,000"):
+    with raises_naming(ValueError, 'val_size', '59,999', '60,000', '1'):
         utils.load_fashion_mnist(val_size=60000)
 
 
@@ -227,7 +229,7 @@ def test_tiny_shakespeare_encode_decode_round_trip(shakespeare):
 
 
 def test_tiny_shakespeare_encode_unknown_character(shakespeare):
-    with pytest.raises(ValueError, match=r"characters not in the vocabulary: \['é', '€'\]"):
+    with raises_naming(ValueError, "'é'", "'€'"):
         shakespeare.encode("café €")
 
 
@@ -238,7 +240,7 @@ def test_tiny_shakespeare_train_fraction(shared_data):
 
 @pytest.mark.parametrize("fraction", [0, 1, 1.5, -0.1, float("nan")])
 def test_tiny_shakespeare_bad_train_fraction(fraction):
-    with pytest.raises(ValueError, match=r"train_fraction must lie in \(0, 1\)"):
+    with raises_naming(ValueError, 'train_fraction', '(0, 1)'):
         utils.load_tiny_shakespeare(train_fraction=fraction)
 
 
@@ -253,7 +255,7 @@ def tiny_text(tmp_path, monkeypatch):
 
 def test_tiny_shakespeare_fraction_that_leaves_an_empty_split(tiny_text):
     # 0.05 of 10 characters used to give an empty training split without a word
-    with pytest.raises(ValueError, match=r"train_fraction=0.05 leaves an empty split.*\(0 train, 10 validation\)"):
+    with raises_naming(ValueError, 'train_fraction=0.05', '(0 train, 10 validation)'):
         utils.load_tiny_shakespeare(train_fraction=0.05)
     corpus = utils.load_tiny_shakespeare(train_fraction=0.95)
     assert (len(corpus.train), len(corpus.val)) == (9, 1) and corpus.decode(corpus.val) == "i"
@@ -262,7 +264,7 @@ def test_tiny_shakespeare_fraction_that_leaves_an_empty_split(tiny_text):
 @pytest.mark.parametrize("ids", [[-1], [0, 65], torch.tensor([3, -2])])
 def test_char_corpus_decode_rejects_ids_outside_the_vocabulary(shakespeare, ids):
     # -1 used to decode to the last character (Python's negative indexing)
-    with pytest.raises(ValueError, match=r"outside the vocabulary: ids must lie in \[0, 65\)"):
+    with raises_naming(ValueError, 'ids', '[0, 65)'):
         shakespeare.decode(ids)
 
 
@@ -288,7 +290,7 @@ def test_minilm_files(shared_data):
 
 # --------------------------------------------------------------------------- Split
 def test_split_length_mismatch():
-    with pytest.raises(ValueError, match="inputs and labels differ in length: 3 vs 2"):
+    with raises_naming(ValueError, '3', '2'):
         utils.Split(torch.zeros(3, 4), torch.zeros(2, dtype=torch.long))
     with pytest.raises(ValueError, match="differ in length"):
         utils.Split(["a"], torch.tensor([0, 1]))
@@ -312,9 +314,9 @@ def test_make_loader_batches_and_seeded_shuffling():
     assert plain == [list(range(8)), list(range(8, 16)), list(range(16, 20))]
     order = lambda seed: [t.tolist() for _, t in utils.make_loader(x, y, 8, shuffle=True, seed=seed)]  # noqa: E731
     assert order(0) == order(0) != order(1) and sorted(sum(order(0), [])) == list(range(20))
-    with pytest.raises(ValueError, match="inputs and labels differ in length: 20 vs 19"):
+    with raises_naming(ValueError, '20', '19'):
         utils.make_loader(x, y[:19])
-    with pytest.raises(ValueError, match="batch_size must be an int >= 1, got 0"):
+    with raises_naming(ValueError, 'batch_size', '0', '1'):
         utils.make_loader(x, y, batch_size=0)
 
 

@@ -17,6 +17,8 @@ from utils import distributed
 from utils.gpt import GPTConfig
 from utils.lm import WindowBatches
 
+from error_facts import raises_naming
+
 TINY = GPTConfig(block_size=16, num_layers=2, num_heads=2, embed_dim=32)
 STEPS, GLOBAL_BATCH = 5, 4
 
@@ -89,11 +91,11 @@ def test_make_recipe_is_the_gpt_chapters_adamw():
 
 # --------------------------------------------------------------------------- argument errors
 def test_global_batch_must_divide_among_processes():
-    with pytest.raises(ValueError, match=r"global_batch must be divisible .* 2, got global_batch=3; use .* 2, 4"):
+    with raises_naming(ValueError, 'global_batch', 'global_batch=3', '2', '3', '4'):
         distributed.check_split(3, 2)
     with pytest.raises(ValueError, match="global_batch=5"):
         distributed.launch(TINY, 2, global_batch=5)                        # before starting anything
-    with pytest.raises(ValueError, match="rank must lie in"):
+    with raises_naming(ValueError, 'rank'):
         distributed.local_slice(torch.zeros(4), 2, 2)
 
 
@@ -103,12 +105,23 @@ def test_cli_rejects_a_global_batch_that_does_not_divide(monkeypatch):
         distributed.main(["--global-batch", "7"])
 
 
+@pytest.mark.parametrize("flag", ["--out", "--grad-out"])
+def test_cli_refuses_an_unwritable_output_before_training(tmp_path, monkeypatch, flag):
+    # before: the error came from the final write, after the whole training
+    monkeypatch.setattr(distributed, "train", lambda *a, **k: pytest.fail("trained before checking the output"))
+    with raises_naming(IsADirectoryError, flag, str(tmp_path)):
+        distributed.main([flag, str(tmp_path)])
+    (tmp_path / "file").write_text("")
+    with raises_naming(NotADirectoryError, flag, str(tmp_path / "file")):
+        distributed.main([flag, str(tmp_path / "file" / "result.json")])
+
+
 def test_train_without_a_process_group_is_one_process():
     with pytest.raises(ValueError, match="torchrun"):
         distributed.train(TINY, world_size=2, ids=torch.arange(65).repeat(10))
     with pytest.raises(ValueError, match="vocab_size"):
         distributed.train(GPTConfig(vocab_size=10, block_size=8), ids=torch.arange(65).repeat(10))
-    with pytest.raises(ValueError, match="backend must be one of"):
+    with raises_naming(ValueError, 'backend'):
         distributed.pick_backend("mpi")
     with pytest.raises(ValueError, match="dropout"):
         distributed.launch(GPTConfig(dropout=0.1))
@@ -140,7 +153,7 @@ def test_leftover_torchrun_variables_stop_with_a_message_instead_of_hanging(monk
     for name, value in {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "MASTER_ADDR": "127.0.0.1",
                         "MASTER_PORT": str(port), distributed.RENDEZVOUS_TIMEOUT_ENV: "2"}.items():
         monkeypatch.setenv(name, value)
-    with pytest.raises(RuntimeError, match="did not join within 2 s.*RANK=1 WORLD_SIZE=2"):
+    with raises_naming(RuntimeError, '2', 'RANK=1', 'WORLD_SIZE=2', '1'):
         distributed.main(["--global-batch", "4", "--steps", "1"])
     monkeypatch.delenv("MASTER_PORT")
     with pytest.raises(RuntimeError, match="MASTER_PORT"):

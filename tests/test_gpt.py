@@ -8,6 +8,8 @@ import torch.nn.functional as F
 
 from utils import gpt, lm, recipes, transformer
 
+from error_facts import raises_naming
+
 SMALL = gpt.GPTConfig(vocab_size=11, block_size=16, num_layers=2, num_heads=2, embed_dim=16)
 
 
@@ -113,11 +115,11 @@ def test_forward_with_state_matches_forward():
 
 def test_gpt_rejects_bad_input():
     model = gpt.GPT(SMALL)
-    with pytest.raises(ValueError, match="block_size"):
+    with raises_naming(ValueError, "block_size", "17"):
         model(torch.zeros(1, 17, dtype=torch.long))
-    with pytest.raises(ValueError, match="int64"):
+    with raises_naming(TypeError, "ids", "int64", "float32"):
         model(torch.zeros(1, 4))
-    with pytest.raises(ValueError, match="divisible"):
+    with raises_naming(ValueError, "embed_dim", "30", "num_heads", "4"):
         gpt.GPTConfig(embed_dim=30, num_heads=4)
 
 

@@ -11,6 +11,8 @@ from torch import nn
 
 from utils import lm
 
+from error_facts import raises_naming
+
 
 def text(n: int = 500) -> torch.Tensor:
     return torch.arange(n, dtype=torch.long)   # id i at position i: a window's content tells its start
@@ -230,15 +232,17 @@ def test_char_lstm_state_carries_across_pieces():
 
 
 def test_char_lstm_rejects_bad_input_and_config():
-    with pytest.raises(ValueError, match="expected ids"):          # user input: a clear error
+    with raises_naming(TypeError, "ids", "float32"):                 # user input: a clear error
         lm.CharLSTM(lm.CharLSTMConfig(vocab_size=5, hidden_size=4))(torch.zeros(2, 3, 5))
-    with pytest.raises(ValueError, match=r"dropout must lie in \[0, 1\), got 1.0"):
+    with raises_naming(ValueError, "ids", "(2, 3, 5)"):
+        lm.CharLSTM(lm.CharLSTMConfig(vocab_size=5, hidden_size=4))(torch.zeros(2, 3, 5, dtype=torch.long))
+    with raises_naming(ValueError, 'dropout', '[0, 1)', '1.0'):
         lm.CharLSTMConfig(dropout=1.0)
-    with pytest.raises(ValueError, match="vocab_size must be an int >= 2, got 1"):
+    with raises_naming(ValueError, 'vocab_size', '1', '2'):
         lm.CharLSTMConfig(vocab_size=1)
-    with pytest.raises(ValueError, match="num_layers must be an int >= 1, got 0"):
+    with raises_naming(ValueError, 'num_layers', '0', '1'):
         lm.CharLSTMConfig(num_layers=0)
-    with pytest.raises(TypeError, match="hidden_size must be an int"):
+    with raises_naming(TypeError, 'hidden_size'):
         lm.CharLSTMConfig(hidden_size=64.0)
 
 
@@ -290,7 +294,30 @@ def test_split_loss_refuses_a_bad_batch_size():
 
 def test_char_lstm_names_bad_ids():
     model = lm.CharLSTM(lm.CharLSTMConfig(vocab_size=11, embed_dim=4, hidden_size=8, num_layers=1))
-    with pytest.raises(ValueError, match="vocab_size"):
+    with raises_naming(ValueError, "ids", "11", "vocab_size"):
         model(torch.tensor([[3, 11]]))
-    with pytest.raises(ValueError, match="int64"):
+    with raises_naming(TypeError, "ids", "int64", "float32"):
         model(torch.tensor([[3.0, 1.0]]))
+
+
+@pytest.mark.parametrize("call, error, facts", [
+    # before: a bare TypeError from torch.randint, or an object that failed on first use
+    (lambda ids: lm.random_windows(ids, 2.5, 4), TypeError, ["batch_size", "2.5"]),
+    (lambda ids: lm.random_windows(ids, 2, 2.5), TypeError, ["seq_len", "2.5"]),
+    (lambda ids: lm.WindowBatches(ids, 2.5, 4), TypeError, ["batch_size", "2.5"]),
+    # before: "range() arg 3 must not be zero", and with -1 a loss of 0.0 over no window at all
+    (lambda ids: lm.estimate_loss(TINY_LSTM, *lm.evaluation_windows(ids, 3, 4), batch_size=0),
+     ValueError, ["batch_size", "0"]),
+    (lambda ids: lm.estimate_loss(TINY_LSTM, *lm.evaluation_windows(ids, 3, 4), batch_size=-1),
+     ValueError, ["batch_size", "-1"]),
+    # before: τ = inf gave the uniform distribution
+    (lambda ids: lm.temperature_probs(torch.zeros(3), float("inf")), ValueError, ["temperature", "inf"]),
+    (lambda ids: lm.split_loss(TINY_LSTM, ids, 8, batch_size=-1), ValueError, ["batch_size", "-1"]),
+])
+def test_language_model_helpers_name_bad_arguments(call, error, facts):
+    ids = torch.randint(0, 10, (50,), generator=torch.Generator().manual_seed(0))
+    with raises_naming(error, *facts):
+        call(ids)
+
+
+TINY_LSTM = lm.CharLSTM(lm.CharLSTMConfig(vocab_size=10, embed_dim=4, hidden_size=8, num_layers=1))

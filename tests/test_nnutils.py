@@ -1,5 +1,4 @@
-"""utils.nnutils: count_parameters, eval_mode, keras_init_ (by module type), seeded_loader and the
-validation helpers that every config and argument check uses."""
+"""utils.nnutils: count_parameters, eval_mode, keras_init_ (by module type) and seeded_loader."""
 from __future__ import annotations
 
 import math
@@ -10,7 +9,9 @@ from torch import nn
 
 import utils
 from utils import rnn
-from utils.nnutils import check_choice, check_int, check_number, seeded_loader
+from utils.nnutils import seeded_loader
+
+from error_facts import raises_naming
 
 
 # --------------------------------------------------------------------------- count_parameters, eval_mode
@@ -20,7 +21,7 @@ def test_count_parameters_trainable_and_all():
     model[0].weight.requires_grad_(False)
     assert utils.count_parameters(model) == 21
     assert utils.count_parameters(model, trainable_only=False) == 61
-    with pytest.raises(TypeError, match="model must be a torch.nn.Module, got list"):
+    with raises_naming(TypeError, "model", "list"):
         utils.count_parameters([nn.Linear(2, 2)])
 
 
@@ -34,7 +35,7 @@ def test_eval_mode_switches_and_restores_even_on_error(training):
         with utils.eval_mode(model):
             raise RuntimeError("boom")
     assert model.training is training
-    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+    with raises_naming(TypeError, "model", "str"):
         with utils.eval_mode("model"):
             pass
 
@@ -116,43 +117,5 @@ def test_seeded_loader_collate_and_batch_size():
     data = torch.utils.data.TensorDataset(torch.arange(4))
     loader = seeded_loader(data, 2, collate_fn=lambda items: sum(int(i[0]) for i in items))
     assert list(loader) == [1, 5]
-    with pytest.raises(ValueError, match="batch_size must be an int >= 1, got 0"):
+    with raises_naming(ValueError, "batch_size", 0):
         seeded_loader(data, 0)
-
-
-# --------------------------------------------------------------------------- validation helpers
-def test_check_int():
-    assert check_int("n", 3) == 3 and check_int("n", 0, minimum=0) == 0
-    with pytest.raises(ValueError, match="n must be an int >= 1, got 0"):
-        check_int("n", 0)
-    with pytest.raises(TypeError, match=r"n must be an int >= 1, got 2.0 \(float\)"):
-        check_int("n", 2.0)
-    with pytest.raises(TypeError, match=r"got True \(bool\)"):
-        check_int("n", True)
-
-
-@pytest.mark.parametrize("value, kwargs, message", [
-    (float("nan"), {"low": 0}, "x must be >= 0, got nan"),
-    (-1.0, {"low": 0, "low_open": True}, "x must be > 0, got -1.0"),
-    (1.0, {"low": 0, "high": 1, "high_open": True}, r"x must lie in \[0, 1\), got 1.0"),
-    (0.0, {"low": 0, "high": 1, "low_open": True}, r"x must lie in \(0, 1\], got 0.0"),
-    (2.0, {"high": 1}, "x must be <= 1, got 2.0"),
-    (float("inf"), {}, "x must be finite, got inf"),
-])
-def test_check_number_rejects_with_the_allowed_range(value, kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        check_number("x", value, **kwargs)
-
-
-def test_check_number_accepts_and_rejects_types():
-    assert check_number("x", 0.5, low=0, high=1) == 0.5 and check_number("x", 1, low=0) == 1
-    with pytest.raises(TypeError, match="x must be a number, got '1'"):
-        check_number("x", "1")
-    with pytest.raises(TypeError, match="x must be a number, got False"):
-        check_number("x", False)
-
-
-def test_check_choice():
-    check_choice("mode", "min", ("min", "max"))
-    with pytest.raises(ValueError, match="mode must be one of 'min', 'max'; got 'avg'"):
-        check_choice("mode", "avg", ("min", "max"))

@@ -12,6 +12,8 @@ from utils import gpt
 from utils.optim import CombinedOptimizer, Muon, hidden_matrices, muon_with_adamw, newton_schulz
 from utils.recipes import LMRecipe
 
+from error_facts import raises_naming
+
 
 @pytest.mark.parametrize("shape", [(32, 32), (16, 48), (48, 16)])
 def test_newton_schulz_keeps_singular_vectors_and_flattens_singular_values(shape):
@@ -96,8 +98,12 @@ def test_newton_schulz_of_a_stack_is_each_matrix_on_its_own():
 
 
 def test_newton_schulz_rejects_a_vector():
-    with pytest.raises(ValueError, match="needs a matrix"):
+    with raises_naming(ValueError, "(3,)"):
         newton_schulz(torch.ones(3))
+    with raises_naming(TypeError, "steps", "2.5"):      # was "'float' object cannot be interpreted as an integer"
+        newton_schulz(torch.ones(3, 3), steps=2.5)
+    with raises_naming(ValueError, "coefficients"):
+        newton_schulz(torch.ones(3, 3), coefficients=(1.0, 2.0))
 
 
 def test_hidden_matrices_of_the_gpt_leave_out_tables_the_tied_head_and_vectors():
@@ -143,6 +149,15 @@ def test_lm_recipe_with_muon_lr_builds_the_combined_optimizer_and_checks_the_rat
     assert [type(o).__name__ for o in opt.optimizers] == ["AdamW", "Muon"]
     with pytest.raises(ValueError, match="muon_lr"):
         LMRecipe(muon_lr=0.0)
+
+
+def test_combined_optimizer_load_state_dict_names_a_wrong_state():
+    a, b = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(2))
+    combined = CombinedOptimizer([torch.optim.SGD([a], lr=0.1), torch.optim.SGD([b], lr=0.1)])
+    with raises_naming(ValueError, "2 optimizers", "1 optimizer state"):   # was "zip() argument 2 is shorter"
+        combined.load_state_dict({"optimizers": [combined.optimizers[0].state_dict()]})
+    with raises_naming(ValueError, "2 optimizers"):
+        combined.load_state_dict(combined.optimizers[0].state_dict())
 
 
 def test_combined_optimizer_refuses_groups_it_would_never_step():

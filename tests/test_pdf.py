@@ -7,6 +7,16 @@ import pytest
 from tools import pdf
 
 
+@pytest.mark.parametrize("argv, code", [(["--help"], 0), (["--fast"], 2)])
+def test_arguments_are_parsed_before_the_build_starts(monkeypatch, capsys, argv, code):
+    monkeypatch.setattr(pdf, "build", lambda: pytest.fail("started the LaTeX build"))
+    with pytest.raises(SystemExit) as exit_:
+        pdf.main(argv)
+    assert exit_.value.code == code
+    printed = capsys.readouterr()
+    assert "python -m tools.pdf" in printed.out + printed.err          # usage, or the error with it
+
+
 def test_strip_ansi_removes_colour_codes_only():
     text, removed = pdf.strip_ansi("\x1b[31mError\x1b[0m: 5 \x1b[1;32mok\x1b[39;49m [x] 中文")
     assert text == "Error: 5 ok [x] 中文" and removed == 4

@@ -9,6 +9,8 @@ from matplotlib.figure import Figure
 
 import utils
 
+from error_facts import raises_naming
+
 
 @pytest.fixture(autouse=True)
 def close_figures():
@@ -65,12 +67,12 @@ def test_show_images_accepts_channel_dimension_and_few_images():
 
 @pytest.mark.parametrize("images", [torch.rand(28, 28), torch.rand(2, 3, 8, 8), torch.rand(1, 2, 3, 4, 5)])
 def test_show_images_wrong_shape(images):
-    with pytest.raises(ValueError, match=r"expected images of shape \(N, H, W\) or \(N, 1, H, W\)"):
+    with raises_naming(ValueError, '(N, 1, H, W)'):
         utils.show_images(images)
 
 
 def test_show_images_titles_count_mismatch():
-    with pytest.raises(ValueError, match="2 titles for 3 images"):
+    with raises_naming(ValueError, '2', '3'):
         utils.show_images(torch.rand(3, 8, 8), ["a", "b"])
 
 
@@ -95,7 +97,7 @@ def test_heatmap_into_given_axes():
 
 @pytest.mark.parametrize("matrix", [torch.rand(2, 3, 4), torch.rand(5), 3.0])
 def test_heatmap_needs_a_matrix(matrix):
-    with pytest.raises(ValueError, match="heatmap needs a 2-D matrix"):
+    with raises_naming(ValueError, '2'):
         utils.heatmap(matrix)
 
 
@@ -112,5 +114,5 @@ def test_plot_confusion_matrix():
 @pytest.mark.parametrize("cm, names", [(torch.zeros(3, 3), ["a", "b"]), (torch.zeros(2, 3), ["a", "b"]),
                                        (torch.zeros(2, 2, 2), ["a", "b"])])
 def test_plot_confusion_matrix_mismatch(cm, names):
-    with pytest.raises(ValueError, match=r"confusion matrix \(.*\) does not match 2 class names"):
+    with raises_naming(ValueError, '2'):
         utils.plot_confusion_matrix(cm, names)

@@ -6,6 +6,8 @@ from torch import nn
 
 from utils import rnn
 
+from error_facts import raises_naming
+
 KINDS = {"RNN": (rnn.RNN, nn.RNN, rnn.RNNCell, nn.RNNCell), "LSTM": (rnn.LSTM, nn.LSTM, rnn.LSTMCell, nn.LSTMCell),
          "GRU": (rnn.GRU, nn.GRU, rnn.GRUCell, nn.GRUCell)}
 CONFIGS = [  # (kind, input_size, hidden_size, num_layers, bias, batch_first, extra kwargs)
@@ -117,13 +119,13 @@ def test_wrong_shapes_give_clear_errors():
         lstm(torch.randn(2, 5, 4))
     with pytest.raises(ValueError, match="pair"):
         lstm(torch.randn(2, 5, 3), torch.zeros(2, 2, 4))
-    with pytest.raises(ValueError, match=r"h_0 must have shape"):
+    with raises_naming(ValueError, 'h_0'):
         lstm(torch.randn(2, 5, 3), (torch.zeros(1, 2, 4), torch.zeros(2, 2, 4)))
-    with pytest.raises(ValueError, match=r"c_0 must have shape"):
+    with raises_naming(ValueError, 'c_0'):
         lstm(torch.randn(2, 5, 3), (torch.zeros(2, 2, 4), torch.zeros(2, 3, 4)))
     with pytest.raises(ValueError, match=r"\(T, N, D_in\)"):
         rnn.GRU(3, 4, batch_first=False)(torch.randn(5, 3))
-    with pytest.raises(ValueError, match=r"h_0 must have shape"):
+    with raises_naming(ValueError, 'h_0'):
         rnn.GRU(3, 4)(torch.randn(2, 5, 3), torch.zeros(1, 3, 4))
     with pytest.raises(ValueError, match="empty"):
         rnn.RNN(3, 4)(torch.randn(2, 0, 3))
@@ -168,9 +170,10 @@ def test_adding_problem_shapes_and_target():
     assert abs(y_big.mean().item() - 1.0) < 0.02 and abs(y_big.var().item() - 1 / 6) < 0.01
 
 
-@pytest.mark.parametrize("bad", [(0, 10), (5, 1), (5, 2.5)])
-def test_adding_problem_rejects_bad_sizes(bad):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("bad, error, facts", [((0, 10), ValueError, ["n", "0"]), ((5, 1), ValueError, ["length", "1", "2"]),
+                                             ((5, 2.5), TypeError, ["length", "2.5"])])
+def test_adding_problem_rejects_bad_sizes(bad, error, facts):
+    with raises_naming(error, *facts):
         rnn.adding_problem(*bad)
 
 
@@ -188,7 +191,7 @@ def test_lstm_parameters_matches_torch_and_keras(d_in, d, biases):
 def test_lstm_parameters_rejects_bad_sizes():
     with pytest.raises(ValueError, match="hidden_size"):
         rnn.lstm_parameters(3, 0)
-    with pytest.raises(ValueError, match="biases must be 0, 1 or 2"):
+    with raises_naming(ValueError, 'biases', '0', '1', '2'):
         rnn.lstm_parameters(3, 4, biases=3)
 
 
@@ -233,9 +236,9 @@ def test_set_forget_gate_bias_makes_the_forget_gate_sigmoid_of_the_value():
 
 
 def test_set_forget_gate_bias_rejects_what_it_cannot_set():
-    with pytest.raises(TypeError, match="needs an LSTM or LSTM cell, got GRU"):
+    with raises_naming(TypeError, 'GRU'):
         rnn.set_forget_gate_bias_(nn.GRU(2, 3), 1.0)
     with pytest.raises(ValueError, match="has no biases"):
         rnn.set_forget_gate_bias_(nn.LSTM(2, 3, bias=False), 1.0)
-    with pytest.raises(ValueError, match="value must be a finite number, got nan"):
+    with raises_naming(ValueError, 'value', 'nan'):
         rnn.set_forget_gate_bias_(nn.LSTM(2, 3), float("nan"))

@@ -12,6 +12,8 @@ from utils.rnn import lstm_parameters
 from utils.text import (PAD_ID, UNK_ID, SentenceClassifier, SentenceClassifierConfig, Vocabulary, WordPiece,
                         encode_batch, load_word_embeddings, make_text_loader, pad_ids)
 
+from error_facts import raises_naming
+
 SENTENCES = ["a good film", "a bad film", "a very good , very funny film", "bad"]
 
 
@@ -34,8 +36,14 @@ def test_vocabulary_counts_exist_from_the_start():
 
 
 def test_vocabulary_errors_are_clear():
-    with pytest.raises(ValueError, match="max_size"):
+    with raises_naming(ValueError, "max_size", "2", "3"):
         Vocabulary.build(SENTENCES, max_size=2)
+    with raises_naming(TypeError, "max_size", "3.5"):                     # was a bare slicing TypeError
+        Vocabulary.build(SENTENCES, max_size=3.5)
+    with raises_naming(TypeError, "min_freq", "nan"):                     # was accepted: every word dropped
+        Vocabulary.build(SENTENCES, min_freq=float("nan"))
+    with raises_naming(TypeError, "sentences", "string"):                 # was a vocabulary of letters
+        Vocabulary.build("the cat sat")
     with pytest.raises(ValueError, match="outside the vocabulary"):
         Vocabulary.build(SENTENCES, max_size=6).decode([99])
     with pytest.raises(ValueError, match="starts with"):
@@ -150,23 +158,28 @@ def test_keras_init_draws_the_same_numbers_as_before(bidirectional):
 
 
 def test_classifier_rejects_bad_input_and_config():
-    with pytest.raises(ValueError, match="pooling must be one of 'last', 'max'; got 'mean'"):
+    with raises_naming(ValueError, 'pooling', "'last'", "'max'", "'mean'"):
         SentenceClassifierConfig(pooling="mean")
-    with pytest.raises(ValueError, match=r"dropout must lie in \[0, 1\), got 1.0"):
+    with raises_naming(ValueError, 'dropout', '[0, 1)', '1.0'):
         SentenceClassifierConfig(dropout=1.0)
-    with pytest.raises(ValueError, match="num_classes must be an int >= 2, got 1"):
+    with raises_naming(ValueError, 'num_classes', '1', '2'):
         SentenceClassifierConfig(num_classes=1)
-    with pytest.raises(ValueError, match="padding_idx must be an id below vocab_size=10, got 10"):
+    with raises_naming(ValueError, 'padding_idx', 'vocab_size=10', '10'):
         SentenceClassifierConfig(vocab_size=10, padding_idx=10)
-    with pytest.raises(ValueError, match="init must be one of 'keras', 'pytorch'"):
+    with raises_naming(ValueError, 'init', "'keras'", "'pytorch'"):
         SentenceClassifierConfig(init="glorot")
     with pytest.raises(ValueError, match="embedding_weight has shape"):
         SentenceClassifier(SentenceClassifierConfig(vocab_size=30, embed_dim=6), embedding_weight=torch.zeros(30, 5))
     model = SentenceClassifier(SentenceClassifierConfig(vocab_size=30, embed_dim=6, hidden_size=4))
-    with pytest.raises(AssertionError, match="expected ids"):
+    # user input: clear errors (they were asserts, which python -O removes), checked before the embedding
+    with raises_naming(ValueError, "ids", "(5,)"):
         model(torch.ones(5, dtype=torch.long), torch.tensor([5]))
-    with pytest.raises(AssertionError, match="lengths must lie"):
+    with raises_naming(ValueError, "lengths", "0", "[1, 5]"):
         model(torch.ones(2, 5, dtype=torch.long), torch.tensor([5, 0]))
+    with raises_naming(ValueError, "ids", "31", "vocab_size"):           # was "index out of range in self"
+        model(torch.tensor([[1, 31]]), torch.tensor([2]))
+    with raises_naming(TypeError, "lengths", "float32"):                  # was accepted and truncated
+        model(torch.tensor([[1, 2]]), torch.tensor([1.5]))
 
 
 def test_text_loader_trims_each_batch_to_its_longest_sentence():
@@ -174,7 +187,7 @@ def test_text_loader_trims_each_batch_to_its_longest_sentence():
     loader = make_text_loader(ids, lengths, torch.tensor([0, 1, 0, 1]), batch_size=2)
     shapes = [(tuple(x.shape), l.tolist(), y.tolist()) for (x, l), y in loader]
     assert shapes == [((2, 9), [3, 9], [0, 1]), ((2, 4), [2, 4], [0, 1])]
-    with pytest.raises(ValueError, match="batch_size must be an int >= 1, got 0"):
+    with raises_naming(ValueError, 'batch_size', '0', '1'):
         make_text_loader(ids, lengths, torch.tensor([0, 1, 0, 1]), batch_size=0)
 
 
@@ -266,5 +279,32 @@ def test_text_batches_reject_bad_arguments():
     ids, lengths, y = torch.zeros(4, 3, dtype=torch.long), torch.ones(4, dtype=torch.long), torch.zeros(4)
     with pytest.raises(ValueError, match="padding"):
         text.TextBatches(ids, lengths, y, padding="sorted")
-    with pytest.raises(ValueError, match="differ in length"):
+    with raises_naming(ValueError, "4", "3"):
         text.TextBatches(ids, lengths[:3], y)
+    with raises_naming(ValueError, "lengths", "5", "[1, 3]"):            # was a batch wider than the ids
+        text.TextBatches(ids, torch.tensor([1, 5, 2, 1]), y, padding="batch")
+    with raises_naming(ValueError, "lengths", "5", "[1, 3]"):
+        make_text_loader(ids, torch.tensor([1, 5, 2, 1]), y)
+
+
+@pytest.mark.parametrize("kwargs, error, facts", [
+    (dict(max_len=2.5), TypeError, ["max_len", "2.5"]),                  # was a bare slicing TypeError
+    (dict(max_len=5, width=2.0), TypeError, ["width", "2.0", "float"]),
+    (dict(max_len=5, width=True), TypeError, ["width", "True"]),
+    (dict(max_len=5, width=2), ValueError, ["width", "2", "3"]),
+])
+def test_encode_batch_names_bad_sizes(kwargs, error, facts):
+    vocab = Vocabulary.build(["the cat sat"])
+    with raises_naming(error, *facts):
+        encode_batch(["the cat sat"], vocab, **kwargs)
+
+
+def test_word_piece_and_embeddings_name_a_missing_or_broken_file(tmp_path):
+    with raises_naming(FileNotFoundError, str(tmp_path / "absent.json")):    # was "os error 2", no name
+        WordPiece(tmp_path / "absent.json")
+    (tmp_path / "broken.json").write_text("{}")
+    with raises_naming(ValueError, str(tmp_path / "broken.json")):
+        WordPiece(tmp_path / "broken.json")
+    (tmp_path / "cut.safetensors").write_bytes(b"\x10\x00\x00")
+    with raises_naming(ValueError, str(tmp_path / "cut.safetensors")):       # was "invalid header length"
+        load_word_embeddings(tmp_path / "cut.safetensors")

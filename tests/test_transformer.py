@@ -9,6 +9,8 @@ from torch.testing import assert_close
 from utils import transformer as tf
 from utils.nnutils import count_parameters
 
+from error_facts import raises_naming
+
 DT = torch.float64
 
 
@@ -49,6 +51,17 @@ def test_attention_matches_torch(kind):
         assert_close(weights.sum(-1), torch.ones(n, h, t, dtype=DT))
     if mask is not None:
         assert (weights.detach()[~mask.expand_as(weights)] == 0).all()
+
+
+@pytest.mark.parametrize("lengths, error, facts", [
+    ([-1, 2], ValueError, ["lengths", "-1", "[0, 4]"]),     # was a row that masks every key
+    ([5, 2], ValueError, ["lengths", "5", "[0, 4]"]),       # was a row with no padding masked
+    ([1.5, 2.0], TypeError, ["lengths", "float32"]),        # was 1.5 read as 2 real tokens
+])
+def test_padding_mask_refuses_lengths_that_are_not_token_counts(lengths, error, facts):
+    with raises_naming(error, *facts):
+        tf.padding_mask(torch.tensor(lengths), 4)
+    assert tf.padding_mask([0, 4], 4)[:, 0, 0].tolist() == [[False] * 4, [True] * 4]   # 0 and T are allowed
 
 
 def test_masks():

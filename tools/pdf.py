@@ -124,7 +124,15 @@ def _first_page_with(pages: list[str], needle: str) -> int:
     return next((i for i, page in enumerate(pages, 1) if needle in page), 1)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    # parsed before anything runs: `--help` (or a stray argument) used to start the whole LaTeX build
+    argparse.ArgumentParser(
+        prog="python -m tools.pdf",
+        description="Build the PDF edition through xelatex (_build/latex/book.pdf), check its text and "
+                    "fonts, and render two pages as PNG (_build/pdf-pages). Takes no arguments.",
+    ).parse_args(argv)
     try:
         pdf = build()
     except (FileNotFoundError, RuntimeError) as exc:
@@ -137,4 +145,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

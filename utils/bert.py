@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .nnutils import check_choice, check_int, check_number
+from .checks import check_choice, check_ids, check_int, check_lengths, check_number
 from .transformer import LayerNorm, TransformerBlock, padding_mask
 
 __all__ = ["BertConfig", "BertEncoder", "BertClassifier", "CheckpointError", "checkpoint_names",
@@ -75,7 +75,20 @@ class BertConfig:
     def from_json(cls, path: str | Path, **overrides) -> "BertConfig":
         """The config of a Hugging Face BERT checkpoint (``config.json``). Refuses anything this
         encoder does not implement (another activation, relative positions, unequal dropouts)."""
-        hf = json.loads(Path(path).read_text(encoding="utf-8"))
+        path = Path(path)
+        try:
+            hf = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not valid JSON ({exc}); give a Hugging Face config.json") from exc
+        if not isinstance(hf, dict):
+            raise ValueError(f"{path} holds a JSON {type(hf).__name__}, not the object of a Hugging Face "
+                             f"config.json")
+        # a key the file lacks would otherwise silently take MiniLM's value from the defaults
+        absent = [theirs for theirs, ours in cls.HF_KEYS.items() if theirs not in hf and ours not in overrides]
+        if absent:
+            raise ValueError(f"{path.name} lacks {', '.join(absent)}: a BERT config.json states its whole "
+                             f"architecture; add the keys, or pass the matching BertConfig fields as "
+                             f"overrides (e.g. {cls.HF_KEYS[absent[0]]}=...)")
         problems = []
         if hf.get("model_type", "bert") != "bert":
             problems.append(f"model_type is {hf['model_type']!r}, not 'bert'")
@@ -86,7 +99,7 @@ class BertConfig:
         if hf.get("attention_probs_dropout_prob", 0.1) != hf.get("hidden_dropout_prob", 0.1):
             problems.append("attention and hidden dropout differ; this encoder has one dropout rate")
         if problems:
-            raise ValueError(f"{Path(path).name}: " + "; ".join(problems))
+            raise ValueError(f"{path.name}: " + "; ".join(problems))
         fields = {ours: hf[theirs] for theirs, ours in cls.HF_KEYS.items() if theirs in hf}
         return cls(**(fields | overrides))
 
@@ -130,22 +143,26 @@ class BertEncoder(nn.Module):
             for _ in range(config.num_layers))
         self.pooler = nn.Linear(config.embed_dim, config.embed_dim) if config.pooler else None
 
-    def _inputs(self, ids: torch.Tensor, lengths: torch.Tensor | None):
-        if ids.ndim != 2 or ids.dtype != torch.long:
-            raise ValueError(f"ids must be a (N, T) tensor of token ids (int64), got {tuple(ids.shape)} {ids.dtype}")
+    def _inputs(self, ids: torch.Tensor, lengths: torch.Tensor | None,
+                token_type_ids: torch.Tensor | None = None):
+        check_ids(ids, self.config.vocab_size)                               # (N, T) int64 in [0, V)
         n, t = ids.shape
         if t > self.config.max_len:
             raise ValueError(f"{t} tokens, but the encoder has positions for {self.config.max_len} only; cut the text")
+        if token_type_ids is not None:
+            check_ids(token_type_ids, self.config.type_vocab_size, name="token_type_ids",
+                      limit="type_vocab_size")
+            if token_type_ids.shape != ids.shape:
+                raise ValueError(f"token_type_ids must have the shape of ids {tuple(ids.shape)}, got "
+                                 f"{tuple(token_type_ids.shape)}")
         if lengths is None:
             return None
-        lengths = torch.as_tensor(lengths, device=ids.device)
-        if lengths.shape != (n,) or int(lengths.min()) < 1 or int(lengths.max()) > t:
-            raise ValueError(f"lengths must be (N,) = ({n},) with values in [1, {t}]")
+        lengths = check_lengths(lengths, n, t).to(ids.device)               # (N,), each in [1, T]
         return padding_mask(lengths, t)                                      # (N, 1, 1, T)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
-        mask = self._inputs(ids, lengths)
+        mask = self._inputs(ids, lengths, token_type_ids)
         x = self.embeddings(ids, token_type_ids)                              # (N, T, D)
         for layer in self.layers:
             x = layer(x, mask=mask)                                           # (N, T, D)
@@ -156,7 +173,7 @@ class BertEncoder(nn.Module):
                           token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
         """The attention weights of every layer and head, (n_layers, N, h, T, T), in eval mode: those
         of ``forward`` with the same arguments (token types included)."""
-        mask = self._inputs(ids, lengths)
+        mask = self._inputs(ids, lengths, token_type_ids)
         x = self.embeddings(ids, token_type_ids)                              # (N, T, D)
         maps = []
         for layer in self.layers:
@@ -172,7 +189,12 @@ class BertEncoder(nn.Module):
 
 
 def mean_pool(hidden: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """The mean of the hidden states of the real tokens of each row: (N, T, D), (N,) -> (N, D)."""
+    """The mean of the hidden states of the real tokens of each row: (N, T, D), (N,) -> (N, D).
+    ``lengths`` are whole numbers in [1, T] (a row needs a real token to have a mean)."""
+    if not isinstance(hidden, torch.Tensor) or hidden.ndim != 3:
+        raise ValueError(f"hidden must be a (N, T, D) tensor, got "
+                         f"{tuple(hidden.shape) if isinstance(hidden, torch.Tensor) else type(hidden).__name__}")
+    lengths = check_lengths(lengths, hidden.size(0), hidden.size(1)).to(hidden.device)
     real = padding_mask(lengths, hidden.size(1))[:, 0, 0, :, None]            # (N, T, 1)
     return (hidden * real).sum(1) / lengths[:, None].to(hidden.dtype)
 
@@ -220,11 +242,13 @@ _BUFFERS = ("embeddings.position_ids",)
 def load_pretrained(path: str | Path, config: BertConfig | None = None) -> BertEncoder:
     """A :class:`BertEncoder` with every parameter copied from the safetensors checkpoint ``path``
     (``config`` defaults to MiniLM's). Raises :class:`CheckpointError` naming every missing,
-    unexpected and mis-shaped tensor."""
-    from safetensors.torch import load_file
+    unexpected and mis-shaped tensor, and any tensor with NaN or infinite values."""
+    from .files import load_safetensors     # reading a file: here, so that the model code imports no file layer
 
     config = config or BertConfig()
-    tensors = load_file(str(path))
+    if not isinstance(config, BertConfig):
+        raise TypeError(f"config must be a BertConfig or None, got {type(config).__name__}")
+    tensors = load_safetensors(path, "BERT checkpoint")
     model = BertEncoder(config)
     names = checkpoint_names(config)
     ours = dict(model.named_parameters())
@@ -236,6 +260,11 @@ def load_pretrained(path: str | Path, config: BertConfig | None = None) -> BertE
     problems += [f"{theirs} has shape {tuple(tensors[theirs].shape)}, {mine} needs {tuple(ours[mine].shape)}"
                  for mine, theirs in names.items()
                  if theirs in tensors and tensors[theirs].shape != ours[mine].shape]
+    # a NaN or infinite weight would load without complaint and turn every output into NaN
+    problems += [f"{theirs} holds {int((~torch.isfinite(tensors[theirs])).sum())} NaN or infinite values"
+                 for theirs in names.values()
+                 if theirs in tensors and tensors[theirs].is_floating_point()
+                 and not bool(torch.isfinite(tensors[theirs]).all())]
     if "embeddings.position_ids" in tensors:
         ids = tensors["embeddings.position_ids"].flatten()
         if not torch.equal(ids, torch.arange(len(ids), dtype=ids.dtype)):

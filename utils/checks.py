@@ -1,15 +1,109 @@
-"""Numerical checks: a from-scratch function against a reference, forward and backward.
+"""Checks: numerical checks of the book's formulas, and the validation of what a user passes.
 
-Every formula the book implements is checked with these (or directly with
-``torch.testing.assert_close`` / ``torch.autograd.gradcheck``). They raise on failure.
+* :func:`check_against`, :func:`check_grad`, :func:`numerical_grad`: a from-scratch function against
+  a reference, forward and backward (every formula the book implements is checked with these, or
+  directly with ``torch.testing.assert_close`` / ``torch.autograd.gradcheck``). They raise on failure.
+* :func:`check_int`, :func:`check_number`, :func:`check_choice`, :func:`check_lengths`,
+  :func:`check_ids`: the package's one validation rule for arguments and config fields a user sets:
+  a ``TypeError`` (wrong type) or ``ValueError`` (wrong value) that names the argument, the value and
+  what is allowed. ``assert`` is not used for this: it vanishes under ``python -O`` and says nothing
+  about the fix.
+
+This module imports nothing from the package, so every other module (the recurrent cells included)
+can use it without an import cycle.
 """
 from __future__ import annotations
 
-from typing import Callable
+import math
+from typing import Callable, Sequence
 
 import torch
 
 
+# --------------------------------------------------------------------------- validation of user input
+def check_int(name: str, value, minimum: int = 1) -> int:
+    """``value`` if it is an int >= ``minimum`` (a bool is not an int here), else a clear error."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int >= {minimum}, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
+    return value
+
+
+def check_number(name: str, value, *, low: float | None = None, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False) -> float:
+    """``value`` if it is a finite real number in the interval from ``low`` to ``high`` (each bound
+    included unless ``*_open``; ``None`` = unbounded), else a clear error. NaN never passes."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    if low is not None and high is not None:
+        allowed = f"lie in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    elif low is not None:
+        allowed = f"be {'>' if low_open else '>='} {low}"
+    elif high is not None:
+        allowed = f"be {'<' if high_open else '<='} {high}"
+    else:
+        allowed = "be finite"
+    ok = math.isfinite(value)
+    ok = ok and (low is None or (value > low if low_open else value >= low))
+    ok = ok and (high is None or (value < high if high_open else value <= high))
+    if not ok:
+        raise ValueError(f"{name} must {allowed}, got {value!r}")
+    return value
+
+
+def check_choice(name: str, value, choices: Sequence) -> None:
+    """Nothing if ``value`` is one of ``choices``, else a ``ValueError`` listing them."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+
+
+def _span(t: torch.Tensor) -> str:
+    return f"{t.min().item()} ... {t.max().item()}" if t.numel() else "(empty)"
+
+
+def check_lengths(lengths, n: int | None, T: int, *, minimum: int = 1, name: str = "lengths") -> torch.Tensor:
+    """``lengths`` as an int64 tensor of shape (n,) (any 1-d shape when ``n`` is None) whose values
+    lie in [``minimum``, ``T``]: the numbers of real tokens of rows padded to T columns. A float,
+    negative or too long length would otherwise build a mask that silently counts padding as real
+    tokens or drops real ones."""
+    if not isinstance(lengths, torch.Tensor):
+        try:
+            lengths = torch.as_tensor(lengths)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise TypeError(f"{name} must be a 1-d tensor of integer token counts, got "
+                            f"{type(lengths).__name__}") from exc
+    if lengths.dtype.is_floating_point or lengths.dtype.is_complex or lengths.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer token counts, got dtype {lengths.dtype} "
+                        f"(values {_span(lengths)}); use lengths.long() for whole numbers")
+    if lengths.ndim != 1 or (n is not None and lengths.shape != (n,)):
+        expected = "(N,)" if n is None else f"(N,) = ({n},)"
+        raise ValueError(f"{name} must have shape {expected}, one count per row, got {tuple(lengths.shape)}")
+    if lengths.numel() and not (minimum <= int(lengths.min()) and int(lengths.max()) <= T):
+        raise ValueError(f"{name} must lie in [{minimum}, {T}] (at most the T = {T} columns of the input), "
+                         f"got {_span(lengths)}")
+    return lengths.long()
+
+
+def check_ids(ids: torch.Tensor, vocab_size: int, *, name: str = "ids", ndim: int | None = 2,
+              limit: str = "vocab_size") -> torch.Tensor:
+    """``ids`` if it is an int64 tensor (of ``ndim`` dims, when given) whose values are vocabulary ids
+    in [0, ``vocab_size``); else a clear error, instead of ``nn.Embedding``'s "index out of range in
+    self" from deep inside a model."""
+    if not isinstance(ids, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor of int64 token ids, got {type(ids).__name__}")
+    shape = {1: "(T,)", 2: "(N, T)"}.get(ndim, f"{ndim}-d")
+    if ids.dtype != torch.long:
+        raise TypeError(f"{name} must be a {shape} tensor of int64 token ids, got dtype {ids.dtype} "
+                        f"(shape {tuple(ids.shape)}); convert with .long()")
+    if ndim is not None and ids.ndim != ndim:
+        raise ValueError(f"{name} must be a {shape} tensor of token ids, got shape {tuple(ids.shape)}")
+    if ids.numel() and not (0 <= int(ids.min()) and int(ids.max()) < vocab_size):
+        raise ValueError(f"{name} must lie in [0, {vocab_size}) ({limit}), got {_span(ids)}")
+    return ids
+
+
+# --------------------------------------------------------------------------- numerical checks
 def check_against(fn: Callable, reference: Callable, *inputs: torch.Tensor,
                   atol: float | None = None, rtol: float | None = None, seed: int = 0) -> None:
     """Assert that ``fn(*inputs)`` equals ``reference(*inputs)`` and that the gradients with

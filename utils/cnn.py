@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .nnutils import check_choice, check_int, check_number, keras_init_
+from .checks import check_choice, check_int, check_number
+from .nnutils import keras_init_
 
 
 def _check_images(x: torch.Tensor, channels: int, size: int) -> None:

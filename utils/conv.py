@@ -16,19 +16,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checks import check_int
+
 __all__ = ["conv_output_size", "conv2d", "max_pool2d", "Conv2d", "MaxPool2d"]
 
 
-def _pair(value, name: str) -> tuple[int, int]:
-    """``3`` -> ``(3, 3)``; ``(3, 5)`` stays; anything else is a ValueError naming the argument."""
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    if isinstance(value, int):
-        return value, value
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value):
-        return int(value[0]), int(value[1])
-    raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+def _pair(value, name: str, minimum: int = 1) -> tuple[int, int]:
+    """``3`` -> ``(3, 3)``; ``(3, 5)`` stays; each int must be >= ``minimum`` (utils.checks.check_int)."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or a pair of ints (height, width), got {value!r}")
+        return check_int(f"{name}[0]", value[0], minimum), check_int(f"{name}[1]", value[1], minimum)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int or a pair of ints (height, width), got {value!r} "
+                        f"({type(value).__name__})")
+    check_int(name, value, minimum)
+    return value, value
 
 
 def conv_output_size(n: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
@@ -42,8 +45,7 @@ def conv_output_size(n: int, kernel_size: int, stride: int = 1, padding: int = 0
     """
     for name, value, low in (("n", n, 1), ("kernel_size", kernel_size, 1), ("stride", stride, 1),
                              ("padding", padding, 0), ("dilation", dilation, 1)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+        check_int(name, value, low)
     span = dilation * (kernel_size - 1) + 1
     if span > n + 2 * padding:
         raise ValueError(f"the kernel spans {span} positions (kernel_size={kernel_size}, dilation={dilation}) "
@@ -71,7 +73,7 @@ def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
                          f"expects {c_in_w}")
     if bias is not None and tuple(bias.shape) != (c_out,):
         raise ValueError(f"bias must have shape ({c_out},) to match weight, got {tuple(bias.shape)}")
-    (s_h, s_w), (p_h, p_w), (d_h, d_w) = _pair(stride, "stride"), _pair(padding, "padding"), _pair(dilation, "dilation")
+    (s_h, s_w), (p_h, p_w), (d_h, d_w) = _pair(stride, "stride"), _pair(padding, "padding", 0), _pair(dilation, "dilation")
     h_out = conv_output_size(h, k_h, s_h, p_h, d_h)
     w_out = conv_output_size(w, k_w, s_w, p_w, d_w)
     cols = F.unfold(x, (k_h, k_w), dilation=(d_h, d_w), padding=(p_h, p_w), stride=(s_h, s_w))
@@ -111,15 +113,10 @@ class Conv2d(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, bias: bool = True):
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        self.in_channels, self.out_channels = in_channels, out_channels
+        self.in_channels = check_int("in_channels", in_channels)
+        self.out_channels = check_int("out_channels", out_channels)
         self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride, self.padding, self.dilation = _pair(stride, "stride"), _pair(padding, "padding"), _pair(dilation, "dilation")
-        if min(self.kernel_size + self.stride + self.dilation) < 1 or min(self.padding) < 0:
-            raise ValueError(f"need kernel_size, stride, dilation >= 1 and padding >= 0, got kernel_size="
-                             f"{self.kernel_size}, stride={self.stride}, padding={self.padding}, dilation={self.dilation}")
+        self.stride, self.padding, self.dilation = _pair(stride, "stride"), _pair(padding, "padding", 0), _pair(dilation, "dilation")
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, *self.kernel_size))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self.reset_parameters()
@@ -150,8 +147,6 @@ class MaxPool2d(nn.Module):
         super().__init__()
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self.stride = _pair(kernel_size if stride is None else stride, "stride")
-        if min(self.kernel_size + self.stride) < 1:
-            raise ValueError(f"kernel_size and stride must be >= 1, got {self.kernel_size}, {self.stride}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return max_pool2d(x, self.kernel_size, self.stride)

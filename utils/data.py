@@ -19,8 +19,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .checks import check_int, check_number
 from .files import DataFile, fetch, package_dir
-from .nnutils import check_int, check_number, seeded_loader
+from .nnutils import seeded_loader
 
 # Evaluation keeps no activations for a backward pass, so it can use batches four times the
 # training batch; the batch size changes the speed, never the result.

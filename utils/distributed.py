@@ -59,9 +59,10 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from .checks import check_choice, check_int, check_number
 from .gpt import GPT, GPTConfig
 from .lm import WindowBatches, lm_loss
-from .nnutils import check_choice, check_int, check_number, count_parameters
+from .nnutils import count_parameters
 from .recipes import LMRecipe
 
 BACKENDS = ("auto", "gloo", "nccl")
@@ -327,7 +328,13 @@ def _init_process_group(backend: str, device: torch.device) -> None:
     if missing:
         raise RuntimeError(f"RANK is set but {', '.join(missing)} not: start the script with torchrun "
                            f"(or utils.distributed.launch), or unset RANK to run one process")
-    seconds = float(os.environ.get(RENDEZVOUS_TIMEOUT_ENV, "120"))
+    try:
+        seconds = float(os.environ.get(RENDEZVOUS_TIMEOUT_ENV, "120"))
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"{RENDEZVOUS_TIMEOUT_ENV} must be a positive number of seconds, got "
+                         f"{os.environ[RENDEZVOUS_TIMEOUT_ENV]!r}")
     try:
         dist.init_process_group(backend=backend, device_id=device if backend == "nccl" else None,
                                 timeout=timedelta(seconds=seconds))
@@ -338,8 +345,25 @@ def _init_process_group(backend: str, device: torch.device) -> None:
                            f"({type(exc).__name__}: {exc})") from exc
 
 
+def _check_output(path: Path | None, flag: str) -> None:
+    """Raise now, before any training, when rank 0 could not write ``path`` at the end."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise IsADirectoryError(f"{flag}={path} is a directory; give a file path (nothing was trained)")
+    for parent in path.parents:                  # the nearest folder that exists must be a writable folder
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(f"{flag}={path}: {parent} is a file, not a folder (nothing was trained)")
+            if not os.access(parent, os.W_OK):
+                raise PermissionError(f"{flag}={path}: the folder {parent} is not writable (nothing was trained)")
+            return
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
+    _check_output(args.out, "--out")                 # errors that would otherwise come after the training
+    _check_output(args.grad_out, "--grad-out")
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     check_split(args.global_batch, world_size)       # before any process group: fail fast and clearly
     GPTConfig(block_size=args.seq_len, num_layers=args.layers, num_heads=args.heads,

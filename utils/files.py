@@ -309,3 +309,20 @@ def _how_to_provide(spec: DataFile, offline: bool) -> str:
         ways.append(f"{network}connect to the network once, so that it is downloaded from {spec.url} "
                     f"into {cache_dir()}")
     return "Provide it in one of these ways:\n" + "\n".join(f"  {i}. {w}" for i, w in enumerate(ways, 1))
+
+
+def load_safetensors(path: str | Path, what: str = "checkpoint") -> dict:
+    """Every tensor of the safetensors file ``path``, or an error that names the file: a
+    ``FileNotFoundError`` when it is absent, a ``ValueError`` when it is not readable safetensors
+    (truncated, another format), instead of the library's "invalid header length" naming nothing."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no {what} at {path}" + (" (a directory)" if path.is_dir() else ""))
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, RuntimeError) as exc:
+        raise ValueError(f"the {what} {path} is not a readable safetensors file ({exc}): it may be truncated "
+                         f"or corrupt; fetch it again") from exc

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from . import lm
-from .nnutils import check_int, check_number
+from .checks import check_ids, check_int, check_number
 from .transformer import KVCache, LayerNorm, TransformerBlock
 
 __all__ = ["GPTConfig", "GPT"]
@@ -80,11 +80,7 @@ class GPT(nn.Module):
             nn.init.zeros_(module.bias)
 
     def _embed(self, ids: torch.Tensor, start: int) -> torch.Tensor:
-        if ids.ndim != 2 or ids.dtype != torch.long:
-            raise ValueError(f"ids must be a (N, T) tensor of int64 token ids, got {tuple(ids.shape)} {ids.dtype}")
-        if ids.numel() and not 0 <= int(ids.min()) <= int(ids.max()) < self.config.vocab_size:
-            raise ValueError(f"ids must lie in [0, {self.config.vocab_size}) (vocab_size), got "
-                             f"{int(ids.min())} ... {int(ids.max())}")
+        check_ids(ids, self.config.vocab_size)                                      # (N, T) int64 in [0, V)
         t = ids.size(1)
         if start + t > self.config.block_size:
             raise ValueError(f"{start + t} positions, but the model has {self.config.block_size} "

@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .nnutils import check_int, check_number, eval_mode
+from .checks import check_ids, check_int, check_number
+from .nnutils import eval_mode
 from .rnn import lstm_parameters
 
 
@@ -29,8 +30,7 @@ def _check_ids(ids: torch.Tensor, seq_len: int) -> None:
     if not isinstance(ids, torch.Tensor) or ids.ndim != 1 or ids.dtype != torch.long:
         raise ValueError(f"ids must be a 1-D int64 tensor, got {getattr(ids, 'shape', type(ids))} "
                          f"{getattr(ids, 'dtype', '')}")
-    if seq_len < 1:
-        raise ValueError(f"seq_len must be at least 1, got {seq_len}")
+    check_int("seq_len", seq_len)
     if len(ids) < seq_len + 1:
         raise ValueError(f"a window of {seq_len} inputs needs {seq_len + 1} ids (inputs + the shifted target), "
                          f"but the text has only {len(ids)}")
@@ -45,8 +45,7 @@ def random_windows(ids: torch.Tensor, batch_size: int, seq_len: int,
     likely; the draws use ``generator`` only (a CPU generator), so a seeded generator repeats them.
     """
     _check_ids(ids, seq_len)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    check_int("batch_size", batch_size)
     starts = torch.randint(0, len(ids) - seq_len, (batch_size,), generator=generator)  # (N,)
     offsets = starts[:, None] + torch.arange(seq_len + 1)                                 # (N, T+1)
     chunk = ids.cpu()[offsets]                                                            # (N, T+1)
@@ -70,8 +69,8 @@ class WindowBatches:
 
     def __post_init__(self) -> None:
         _check_ids(self.ids, self.seq_len)
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        check_int("batch_size", self.batch_size)
+        check_int("seed", self.seed, minimum=0)
         self.generator = torch.Generator().manual_seed(self.seed)
 
     def __iter__(self):
@@ -100,6 +99,10 @@ def estimate_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size
     """Mean :func:`lm_loss` of ``model`` ((N, T) ids → (N, T, V) logits) over the windows x, y (N, T),
     in eval mode, in chunks of ``batch_size`` windows (every window has the same length, so the mean of
     the chunk means weighted by chunk size is the mean over all positions)."""
+    check_int("batch_size", batch_size)        # range(0, n, -1) would score nothing and return 0.0
+    if x.ndim != 2 or y.shape != x.shape or len(x) == 0:
+        raise ValueError(f"x and y must be (N, T) windows of the same shape, N >= 1; got {tuple(x.shape)} "
+                         f"and {tuple(y.shape)}")
     device = next(model.parameters()).device
     total = 0.0
     with eval_mode(model):
@@ -112,8 +115,7 @@ def estimate_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size
 # --------------------------------------------------------------------------- sampling
 def temperature_probs(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """softmax(z / τ) over the last dimension; τ = 0 gives the one-hot of the argmax (greedy decoding)."""
-    if not temperature >= 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    check_number("temperature", temperature, low=0.0)    # finite: τ = inf would give a uniform draw
     if temperature == 0:
         return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
     return torch.softmax(logits / temperature, dim=-1)
@@ -237,12 +239,7 @@ class CharLSTM(nn.Module):
         """Logits (N, T, V) and the final state (h, c), each (n_layers, N, D); ``state=None`` starts
         from zeros. Feeding a sequence in pieces while carrying the state gives the same logits as
         feeding it whole."""
-        if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.dtype != torch.long:
-            raise ValueError(f"expected ids (N, T) int64, got "
-                             f"{(tuple(x.shape), x.dtype) if isinstance(x, torch.Tensor) else type(x).__name__}")
-        if x.numel() and not 0 <= int(x.min()) <= int(x.max()) < self.config.vocab_size:
-            raise ValueError(f"ids must lie in [0, {self.config.vocab_size}) (vocab_size), got "
-                             f"{int(x.min())} ... {int(x.max())}")
+        check_ids(x, self.config.vocab_size)                    # (N, T) int64 in [0, V)
         hidden, state = self.lstm(self.embedding(x), state)     # (N, T, E) → (N, T, D)
         return self.head(self.dropout(hidden)), state           # (N, T, V)
 

@@ -3,61 +3,22 @@
 * :func:`count_parameters`, :func:`eval_mode`: counting parameters, evaluating in eval mode.
 * :func:`keras_init_`: Keras' default initialisation, chosen by module type.
 * :func:`seeded_loader`: the one DataLoader whose shuffling is seeded, so that runs repeat.
-* :func:`check_int`, :func:`check_number`, :func:`check_choice`: the package's one validation rule,
-  an argument or config field a user sets raises ``TypeError``/``ValueError`` naming the field, the
-  value and what is allowed (``assert`` would vanish under ``python -O``).
 
-Of the package they import only :mod:`utils.rnn` (itself free of imports), so that every other
-module can use them without import cycles.
+The validation of user input (``check_int`` and friends) is :mod:`utils.checks`, which imports
+nothing from the package, so that the recurrent cells of :mod:`utils.rnn` (imported here for
+:func:`keras_init_`) can use it too.
 """
 from __future__ import annotations
 
-import math
 from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator
 
 import torch
 from torch import nn
 
+from .checks import check_int
 from .rnn import LSTMCell as ScratchLSTMCell
 from .rnn import set_forget_gate_bias_
-
-
-# --------------------------------------------------------------------------- validation
-def check_int(name: str, value, minimum: int = 1) -> int:
-    """``value`` if it is an int >= ``minimum`` (a bool is not an int here), else a clear error."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int >= {minimum}, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return value
-
-
-def check_number(name: str, value, *, low: float | None = None, high: float | None = None,
-                 low_open: bool = False, high_open: bool = False) -> float:
-    """``value`` if it is a finite real number in the interval from ``low`` to ``high`` (each bound
-    included unless ``*_open``; ``None`` = unbounded), else a clear error. NaN never passes."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
-    if low is not None and high is not None:
-        allowed = f"lie in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-    elif low is not None:
-        allowed = f"be {'>' if low_open else '>='} {low}"
-    elif high is not None:
-        allowed = f"be {'<' if high_open else '<='} {high}"
-    else:
-        allowed = "be finite"
-    ok = math.isfinite(value)
-    ok = ok and (low is None or (value > low if low_open else value >= low))
-    ok = ok and (high is None or (value < high if high_open else value <= high))
-    if not ok:
-        raise ValueError(f"{name} must {allowed}, got {value!r}")
-    return value
-
-
-def check_choice(name: str, value, choices: Sequence) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
 
 
 # --------------------------------------------------------------------------- modules

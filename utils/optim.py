@@ -22,6 +22,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .checks import check_int
+
 #: The quintic's coefficients (a, b, c) of Jordan et al., PyTorch's defaults.
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
@@ -38,8 +40,9 @@ def newton_schulz(g: torch.Tensor, steps: int = 5, coefficients: Sequence[float]
     """
     if g.ndim < 2:
         raise ValueError(f"newton_schulz needs a matrix, got a tensor of shape {tuple(g.shape)}")
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}")
+    check_int("steps", steps)
+    if len(coefficients) != 3:
+        raise ValueError(f"coefficients must be the quintic's three numbers (a, b, c), got {coefficients!r}")
     a, b, c = coefficients
     tall = g.shape[-2] > g.shape[-1]
     x = (g.mT if tall else g).to(dtype)
@@ -147,7 +150,12 @@ class CombinedOptimizer(torch.optim.Optimizer):
         return {"optimizers": [opt.state_dict() for opt in self.optimizers]}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        for opt, state in zip(self.optimizers, state_dict["optimizers"], strict=True):
+        states = state_dict.get("optimizers") if isinstance(state_dict, dict) else None
+        if not isinstance(states, list) or len(states) != len(self.optimizers):
+            found = f"{len(states)} optimizer state(s)" if isinstance(states, list) else repr(type(state_dict).__name__)
+            raise ValueError(f"state_dict must be CombinedOptimizer.state_dict() of {len(self.optimizers)} "
+                             f"optimizers, {{'optimizers': [...]}}; got {found}")
+        for opt, state in zip(self.optimizers, states, strict=True):
             opt.load_state_dict(state)
 
 

@@ -31,10 +31,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .bert import BertClassifier, BertConfig, load_pretrained
+from .checks import check_choice, check_int, check_number
 from .cnn import ImprovedCNN, ImprovedCNNConfig
 from .data import EVAL_BATCH_SIZE, Dataset, Split, images_to_float, make_loader, minilm_files
 from .lm import WindowBatches, estimate_loss, evaluation_windows, split_loss
-from .nnutils import check_choice, check_int, check_number
 from .optim import muon_with_adamw
 from .runtime import budget, seed_everything
 from .text import PADDINGS, TextBatches, WordPiece, encode_batch, make_text_loader
@@ -48,6 +48,10 @@ SCHEDULES = ("constant", "one_cycle", "warmup_cosine", "warmup_linear")
 def warmup_cosine(step: int, total_steps: int, warmup: int, min_lr_ratio: float) -> float:
     """Multiplier of the peak learning rate after ``step`` optimizer steps (0-based): linear
     warm-up over ``warmup`` steps, then a half cosine down to ``min_lr_ratio`` at ``total_steps``."""
+    check_int("step", step, minimum=0)
+    check_int("total_steps", total_steps)
+    check_int("warmup", warmup, minimum=0)
+    check_number("min_lr_ratio", min_lr_ratio, low=0, high=1)
     if step < warmup:
         return (step + 1) / warmup
     progress = (step - warmup) / max(1, total_steps - warmup)

@@ -24,14 +24,10 @@ import math
 import torch
 from torch import nn
 
+from .checks import check_int, check_number
+
 __all__ = ["RNNCell", "LSTMCell", "GRUCell", "Recurrent", "RNN", "LSTM", "GRU", "adding_problem",
            "lstm_parameters", "set_forget_gate_bias_"]
-
-
-def _positive_int(value, name: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
 
 
 class _Cell(nn.Module):
@@ -45,8 +41,8 @@ class _Cell(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
         super().__init__()
-        self.input_size = _positive_int(input_size, "input_size")
-        self.hidden_size = _positive_int(hidden_size, "hidden_size")
+        self.input_size = check_int("input_size", input_size)
+        self.hidden_size = check_int("hidden_size", hidden_size)
         rows = self.gates * hidden_size
         # registration order = nn.RNNBase's order, so that the same seed gives the same numbers
         self.weight_ih = nn.Parameter(torch.empty(rows, input_size))
@@ -180,9 +176,9 @@ class Recurrent(nn.Module):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = True, **cell_kwargs):
         super().__init__()
-        self.input_size = _positive_int(input_size, "input_size")
-        self.hidden_size = _positive_int(hidden_size, "hidden_size")
-        self.num_layers = _positive_int(num_layers, "num_layers")
+        self.input_size = check_int("input_size", input_size)
+        self.hidden_size = check_int("hidden_size", hidden_size)
+        self.num_layers = check_int("num_layers", num_layers)
         self.bias, self.batch_first = bias, batch_first
         self.cells = nn.ModuleList(
             self.cell_class(input_size if layer == 0 else hidden_size, hidden_size, bias, **cell_kwargs)
@@ -295,9 +291,8 @@ def adding_problem(n: int, length: int, generator: torch.Generator | None = None
 
     Returns x: (n, length, 2) and y: (n,).
     """
-    _positive_int(n, "n")
-    if not isinstance(length, int) or isinstance(length, bool) or length < 2:
-        raise ValueError(f"length must be an int >= 2 (one marker in each half), got {length!r}")
+    check_int("n", n)
+    check_int("length", length, minimum=2)           # one marker in each half
     half = length // 2
     values = torch.rand(n, length, generator=generator)                      # (n, T)
     first = torch.randint(0, half, (n,), generator=generator)                # (n,)
@@ -313,8 +308,8 @@ def adding_problem(n: int, length: int, generator: torch.Generator | None = None
 def lstm_parameters(input_size: int, hidden_size: int, biases: int = 2) -> int:
     """Parameters of one LSTM layer and direction: 4 gates × (D·(D_in + D) + biases·D).
     PyTorch has two bias vectors (``biases=2``: ``bias_ih`` and ``bias_hh``), Keras one."""
-    _positive_int(input_size, "input_size")
-    _positive_int(hidden_size, "hidden_size")
+    check_int("input_size", input_size)
+    check_int("hidden_size", hidden_size)
     if biases not in (0, 1, 2):
         raise ValueError(f"biases must be 0, 1 or 2 bias vectors, got {biases!r}")
     return 4 * (hidden_size * (input_size + hidden_size) + biases * hidden_size)
@@ -329,8 +324,7 @@ def set_forget_gate_bias_(lstm: nn.Module, value: float) -> nn.Module:
     ``bias_ih + bias_hh``: the first gets ``value``, the second 0, so the sum is exactly ``value``
     (Keras' ``unit_forget_bias=True`` is ``value=1`` on its single bias vector).
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"value must be a finite number, got {value!r}")
+    check_number("value", value)
     if isinstance(lstm, LSTM):
         for cell in lstm.cells:
             set_forget_gate_bias_(cell, value)

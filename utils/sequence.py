@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from .nnutils import check_choice, check_int, check_number
+from .checks import check_choice, check_int, check_number
 from .transformer import LayerNorm, TransformerBlock, padding_mask
 
 KINDS = ("cnn", "lstm", "transformer")

@@ -27,7 +27,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .nnutils import check_choice, check_int, check_number, keras_init_, seeded_loader
+from .checks import check_choice, check_ids, check_int, check_lengths, check_number
+from .nnutils import keras_init_, seeded_loader
 
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
@@ -60,10 +61,10 @@ class Vocabulary:
     def build(cls, sentences: Iterable[str], max_size: int = 10_000, min_freq: int = 1) -> "Vocabulary":
         """The ``max_size - 2`` most frequent words (ties broken alphabetically, so builds repeat),
         plus ``<pad>`` and ``<unk>``: ``max_size`` ids in all, Keras' ``input_dim``."""
-        if max_size < 3:
-            raise ValueError(f"max_size must leave room for <pad>, <unk> and a word, got {max_size}")
-        if min_freq < 1:
-            raise ValueError(f"min_freq must be at least 1, got {min_freq}")
+        if isinstance(sentences, str):     # iterating a string gives characters: a vocabulary of letters
+            raise TypeError("sentences must be a list of sentences, not one string; wrap it: [sentence]")
+        check_int("max_size", max_size, minimum=3)      # room for <pad>, <unk> and a word
+        check_int("min_freq", min_freq)
         counts = Counter(w for s in sentences for w in tokenize(s))
         counts.pop(PAD, None), counts.pop(UNK, None)
         ranked = sorted((w for w, c in counts.items() if c >= min_freq), key=lambda w: (-counts[w], w))
@@ -101,8 +102,9 @@ def pad_ids(sequences: Sequence[Sequence[int]], max_len: int, width: int | str |
     ``"longest"`` → the longest (cut) sequence, or an int ≥ every length.
     Returns ids (N, width) int64 and lengths (N,) int64.
     """
-    if max_len < 1:
-        raise ValueError(f"max_len must be at least 1, got {max_len}")
+    check_int("max_len", max_len)
+    if isinstance(width, bool) or not (width is None or width == "longest" or isinstance(width, int)):
+        raise TypeError(f"width must be None, 'longest' or an int, got {width!r} ({type(width).__name__})")
     cut = [list(s)[:max_len] for s in sequences]
     if not cut:
         raise ValueError("no sentences to encode")
@@ -112,7 +114,7 @@ def pad_ids(sequences: Sequence[Sequence[int]], max_len: int, width: int | str |
     lengths = torch.tensor([len(s) for s in cut], dtype=torch.long)
     longest = int(lengths.max())
     width = max_len if width is None else longest if width == "longest" else width
-    if not isinstance(width, int) or width < longest:
+    if width < longest:
         raise ValueError(f"width {width!r} is shorter than the longest sequence ({longest} tokens)")
     ids = torch.full((len(cut), width), pad_id, dtype=torch.long)
     for i, s in enumerate(cut):
@@ -130,8 +132,7 @@ def encode_batch(sentences: Sequence[str], vocab: "Vocabulary | WordPiece", max_
     """
     if isinstance(sentences, str):
         raise TypeError("give a list of sentences, not one string")
-    if max_len < 1:
-        raise ValueError(f"max_len must be at least 1, got {max_len}")
+    check_int("max_len", max_len)
     return pad_ids([vocab.encode(s, max_len) for s in sentences], max_len, width, vocab.pad_id)
 
 
@@ -148,7 +149,14 @@ class WordPiece:
     def __init__(self, path: str | Path, add_special_tokens: bool = False):
         from tokenizers import Tokenizer
 
-        self.tokenizer = Tokenizer.from_file(str(path))
+        path = Path(path)
+        if not path.is_file():    # the tokenizers library would say "No such file or directory (os error 2)", no name
+            raise FileNotFoundError(f"no tokenizer file at {path}; give the path of a Hugging Face tokenizer.json "
+                                    f"(e.g. utils.minilm_files()['tokenizer.json'])")
+        try:
+            self.tokenizer = Tokenizer.from_file(str(path))
+        except Exception as exc:  # the library raises a bare Exception for a file it cannot parse
+            raise ValueError(f"{path} is not a Hugging Face tokenizer.json ({exc})") from exc
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
         self.add_special_tokens = add_special_tokens
@@ -183,9 +191,9 @@ class WordPiece:
 
 def load_word_embeddings(path: str | Path, key: str = "embeddings.word_embeddings.weight") -> torch.Tensor:
     """The token-embedding matrix (vocab_size, E) of a BERT checkpoint in safetensors format."""
-    from safetensors.torch import load_file
+    from .files import load_safetensors
 
-    tensors = load_file(str(path))
+    tensors = load_safetensors(path, "embedding checkpoint")
     if key not in tensors:
         matches = [k for k in tensors if k.endswith(key)]
         if len(matches) != 1:
@@ -259,11 +267,9 @@ class SentenceClassifier(nn.Module):
         self.embedding.weight.requires_grad_(not c.freeze_embedding)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        assert ids.ndim == 2, f"expected ids (N, T), got shape {tuple(ids.shape)}"
-        assert lengths.shape == ids.shape[:1], f"lengths {tuple(lengths.shape)} do not match ids {tuple(ids.shape)}"
-        lengths = lengths.cpu()  # pack_padded_sequence wants them on the CPU
-        assert int(lengths.min()) >= 1 and int(lengths.max()) <= ids.shape[1], \
-            f"lengths must lie in [1, {ids.shape[1]}], got [{int(lengths.min())}, {int(lengths.max())}]"
+        check_ids(ids, self.config.vocab_size)                                 # (N, T) int64 in [0, V)
+        # pack_padded_sequence wants the lengths on the CPU
+        lengths = check_lengths(lengths, ids.size(0), ids.size(1)).cpu()        # (N,), each in [1, T]
         x = self.dropout(self.embedding(ids))                                  # (N, T, E)
         packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
         out, (h_n, _) = self.lstm(packed)                                      # h_n: (n_layers·n_dir, N, D)
@@ -277,10 +283,19 @@ class SentenceClassifier(nn.Module):
 
 
 # --------------------------------------------------------------------------- batches
-class _TextBatches(torch.utils.data.Dataset):
+def _check_text(ids: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor) -> None:
+    if not len(ids) == len(lengths) == len(y):
+        raise ValueError(f"ids, lengths and labels differ in length: {len(ids)}, {len(lengths)}, {len(y)}")
+    if not isinstance(ids, torch.Tensor) or ids.ndim != 2:
+        raise ValueError(f"ids must be a (N, T) tensor, got {getattr(ids, 'shape', type(ids).__name__)}")
+    check_lengths(lengths, len(ids), ids.size(1))   # a batch is cut to its longest length: none may exceed T
+
+
+class _TextDataset(torch.utils.data.Dataset):
+    """The sentences of :func:`make_text_loader`, one ``(ids (T,), length, label)`` per index."""
+
     def __init__(self, ids: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor):
-        if not len(ids) == len(lengths) == len(y):
-            raise ValueError(f"ids, lengths and labels differ in length: {len(ids)}, {len(lengths)}, {len(y)}")
+        _check_text(ids, lengths, y)
         self.ids, self.lengths, self.y = ids, lengths, y
 
     def __len__(self) -> int:
@@ -298,7 +313,7 @@ def _collate(items):
 def make_text_loader(ids: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor, batch_size: int = 128, *,
                      shuffle: bool = False, seed: int = 0) -> torch.utils.data.DataLoader:
     """Batches ``((ids (B, T_b), lengths (B,)), y (B,))`` with T_b the batch's longest sentence; seeded shuffling."""
-    return seeded_loader(_TextBatches(ids, lengths, y), batch_size, shuffle=shuffle, seed=seed,
+    return seeded_loader(_TextDataset(ids, lengths, y), batch_size, shuffle=shuffle, seed=seed,
                          collate_fn=_collate)
 
 
@@ -319,8 +334,7 @@ class TextBatches:
 
     def __init__(self, ids: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor, batch_size: int = 32, *,
                  padding: str = "bucket", seed: int = 0, pool_batches: int = 50):
-        if not len(ids) == len(lengths) == len(y):
-            raise ValueError(f"ids, lengths and labels differ in length: {len(ids)}, {len(lengths)}, {len(y)}")
+        _check_text(ids, lengths, y)
         self.batch_size = check_int("batch_size", batch_size)
         check_choice("padding", padding, PADDINGS)
         self.padding = padding

@@ -16,8 +16,9 @@ from typing import Callable, Iterable, Iterator
 import torch
 from torch import nn
 
+from .checks import check_choice, check_int, check_number
 from .metrics import accuracy
-from .nnutils import check_choice, check_int, check_number, eval_mode
+from .nnutils import eval_mode
 
 
 @dataclass
@@ -53,7 +54,7 @@ def to_device(obj, device):
     return obj
 
 
-def forward(model: nn.Module, inputs):
+def call_model(model: nn.Module, inputs):
     """``model(*inputs)`` for a tuple or list of inputs (e.g. ids and lengths), else ``model(inputs)``."""
     return model(*inputs) if isinstance(inputs, (tuple, list)) else model(inputs)
 
@@ -184,7 +185,7 @@ def fit(
         except StopIteration:
             raise ValueError(f"train_batches ran out after {step - 1} of {total} steps; "
                              "pass a re-iterable (a DataLoader) or fewer steps") from None
-        loss = loss_fn(forward(model, inputs), targets)
+        loss = loss_fn(call_model(model, inputs), targets)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower the learning rate or clip gradients")
         optimizer.zero_grad(set_to_none=True)
@@ -251,7 +252,7 @@ def predict(model: nn.Module, batches: Iterable, device=None) -> tuple[torch.Ten
     outputs, targets = [], []
     with eval_mode(model):
         for inputs, y in batches:
-            outputs.append(forward(model, to_device(inputs, device)).cpu())
+            outputs.append(call_model(model, to_device(inputs, device)).cpu())
             targets.append(y.cpu())
     return torch.cat(outputs), torch.cat(targets)
 

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .nnutils import check_choice, check_int, check_number
+from .checks import check_choice, check_int, check_lengths, check_number
 
 __all__ = ["scaled_dot_product_attention", "causal_mask", "padding_mask", "KVCache", "MultiHeadAttention",
            "sinusoidal_positional_encoding", "LayerNorm", "FeedForward", "TransformerBlock"]
@@ -66,11 +66,11 @@ def causal_mask(T: int, device: torch.device | str | None = None) -> torch.Tenso
 
 def padding_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
     """(N, 1, 1, T) boolean, True at the first ``lengths[n]`` positions of sequence n (the real
-    tokens), so that no query attends to padding. Combine with a causal mask by ``&``."""
+    tokens), so that no query attends to padding. Combine with a causal mask by ``&``.
+    ``lengths`` (N,) are whole numbers in [0, T] (0: a row with no real token, which attends to
+    nothing); a fractional, negative or longer length is an error, not a mask that counts padding."""
     check_int("T", T)
-    lengths = torch.as_tensor(lengths)
-    if lengths.ndim != 1:
-        raise ValueError(f"lengths must be a 1-d tensor of shape (N,), got shape {tuple(lengths.shape)}")
+    lengths = check_lengths(lengths, None, T, minimum=0)                 # (N,) int64
     positions = torch.arange(T, device=lengths.device)                   # (T,)
     return (positions < lengths[:, None])[:, None, None, :]              # (N, T) -> (N, 1, 1, T)
 
