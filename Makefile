@@ -11,7 +11,7 @@ ifneq ($(wildcard $(ROOT)/../shared/data),)
 export BOOK_DATA_DIR ?= $(abspath $(ROOT)/../shared/data)
 endif
 
-.PHONY: book test unit lab execute rebuild clean env bench pdf check-browser
+.PHONY: book test unit lab execute rebuild clean env bench pdf check-browser book-zh pdf-zh pot po po-status
 
 env: $(STAMP)
 
@@ -28,6 +28,23 @@ $(STAMP): $(ROOT)/requirements.txt $(ROOT)/pyproject.toml
 book: $(STAMP)
 	cd $(ROOT) && $(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "The book: $(ROOT)/_build/html/index.html"
+
+## make book-zh: the Chinese edition (中文版) from the same notebooks and the catalogues in
+## locale/zh_CN/LC_MESSAGES: _build/zh/html/index.html, zero warnings allowed
+book-zh: $(STAMP)
+	cd $(ROOT) && $(BIN)/python -m tools.i18n html
+
+## make pot: extract every page's messages (paragraphs, headings, captions, table cells) into
+## _build/i18n/gettext/<page>.pot; make po: update locale/zh_CN/LC_MESSAGES/<page>.po from them
+## (new English arrives untranslated, changed English fuzzy); make po-status: coverage per page
+pot: $(STAMP)
+	cd $(ROOT) && $(BIN)/python -m tools.i18n pot
+
+po: $(STAMP)
+	cd $(ROOT) && $(BIN)/python -m tools.i18n po
+
+po-status: $(STAMP)
+	cd $(ROOT) && $(BIN)/python -m tools.i18n status
 
 ## make test: unit tests, notebook hygiene, and every notebook executed (quick mode) under nbval
 ## (its wall time and exit status go to _build/test_time.json, which `make bench` reports)
@@ -52,6 +69,10 @@ bench: $(STAMP)
 ## make pdf: the PDF edition through LaTeX (xelatex, for the Chinese headings): _build/latex/book.pdf
 pdf: $(STAMP)
 	cd $(ROOT) && $(BIN)/python -m tools.pdf
+
+## make pdf-zh: the Chinese PDF, the same way: _build/zh/latex/book.pdf
+pdf-zh: $(STAMP)
+	cd $(ROOT) && $(BIN)/python -m tools.pdf --lang zh_CN
 
 ## make check-browser: every page of the built HTML (make book first) loaded in headless Chromium and
 ## checked, a notebook opened in JupyterLab; screenshots in _build/screenshots

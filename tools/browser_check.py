@@ -181,7 +181,9 @@ class _Anchors(html.parser.HTMLParser):
             self.ids.add(attrs["id"])
         if tag == "a" and attrs.get("name"):
             self.ids.add(attrs["name"])
-        if tag == "a" and attrs.get("href"):
+        # the header's link to the same page in the other edition (_ext/book_i18n.py) leaves this
+        # edition's folder; that edition's own check loads its pages
+        if tag == "a" and attrs.get("href") and "edition-switch" not in (attrs.get("class") or "").split():
             self.links.append(attrs["href"])
 
 

@@ -176,7 +176,7 @@ def update(pages: list[Path] | None = None) -> list[Path]:
     if missing:
         raise FileNotFoundError(f"no .pot for {missing}: run `make pot` first")
     command = [str(Path(sys.executable).with_name("sphinx-intl")), "update", "-p", str(POT_DIR),
-               "-l", LANGUAGE, "-d", str(LOCALE.parent.parent), "-w", "0"]
+               "-l", LANGUAGE, "-d", str(LOCALE.parent.parent), "-w", "0", "--no-obsolete"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"sphinx-intl update failed:\n{done.stdout}{done.stderr}")
@@ -275,12 +275,14 @@ def translation_problems(msgid: str, msgstr: str, glossary: dict[str, list[str]]
             problems.append(f"{kind}s differ from the English ({detail}): copy them from the msgid unchanged "
                             "(translate only the text of a {term}/{ref} role, before its <target>)")
     if glossary:
+        # the text a reader sees: a role's title, not its <target>
+        visible = _ROLE.sub(lambda r: re.sub(r"\s*<[^<>]+>\s*$", "", r.group("content")), msgstr)
         for m in _ROLE.finditer(msgid):
             if m.group("name") != "term":
                 continue
             term = _target("term", m.group("content"))
             forms = glossary.get(term)
-            if forms and not any(form in msgstr for form in forms):
+            if forms and not any(form in visible for form in forms):
                 problems.append(f"the glossary term {term!r} is linked but its Chinese ({forms[0]}) is not in the "
                                 f"translation: write {{term}}`{forms[-1] if len(forms) > 1 else forms[0]} <{term}>`"
                                 " (or change the glossary's Chinese column)")
@@ -369,11 +371,23 @@ def report(statuses: list[PageStatus]) -> str:
 
 def build_html(fresh: bool = False) -> Path:
     """The Chinese HTML book in ``_build/zh/html`` (``make book-zh``), zero warnings allowed."""
-    overrides = {**ZH_CONFIG, "external_toc_path": TOC_ZH.as_posix()}
+    toc = TOC_ZH if TOC_ZH.is_file() else ROOT / "_toc.yml"
+    overrides = {**ZH_CONFIG, "external_toc_path": toc.as_posix()}
     status = _jupyter_book_build("html", ZH_BUILD / "html", ZH_BUILD / ".doctrees", overrides, fresh=fresh)
     if status:
         raise RuntimeError(f"the Chinese HTML build failed (exit {status}); its warnings are above")
     return ZH_BUILD / "html" / "index.html"
+
+
+def build_latex(fresh: bool = False) -> Path:
+    """The Chinese LaTeX sources in ``_build/zh/latex`` (``make pdf-zh`` runs xelatex on them through
+    ``tools/pdf.py``, the English PDF's path)."""
+    toc = TOC_ZH if TOC_ZH.is_file() else ROOT / "_toc.yml"
+    overrides = {**ZH_CONFIG, "external_toc_path": toc.as_posix()}
+    status = _jupyter_book_build("latex", ZH_BUILD / "latex", ZH_BUILD / ".doctrees", overrides, fresh=fresh)
+    if status:
+        raise RuntimeError(f"the Chinese LaTeX build failed (exit {status}); its warnings are above")
+    return ZH_BUILD / "latex" / "book.tex"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -407,18 +421,19 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "qualify-glue":
             paths = [p.resolve() for p in args.notebooks] or [ROOT / p for p in toc_files()]
             total, left = 0, 0
+            shown = lambda path: path.relative_to(ROOT) if path.is_relative_to(ROOT) else path  # noqa: E731
             for path in paths:
                 if path.suffix == ".ipynb":
                     changed = qualify_notebook(path, write=not args.check)
                     total += changed
                     if changed:
-                        print(f"{path.relative_to(ROOT)}: {changed} role(s) "
+                        print(f"{shown(path)}: {changed} role(s) "
                               + ("to qualify" if args.check else "qualified"))
                 elif path.suffix == ".md":
                     bad = qualify_markdown_page(path)
                     left += bad
                     if bad:
-                        print(f"{path.relative_to(ROOT)}: {bad} glue role(s) without page:: (write "
+                        print(f"{shown(path)}: {bad} glue role(s) without page:: (write "
                               "{glue:text}`page.ipynb::key:spec`)")
                 else:
                     parser.error(f"{path} is neither a notebook (.ipynb) nor a page (.md)")

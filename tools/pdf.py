@@ -32,6 +32,11 @@ TOOLS = {"xelatex": "texlive-xetex", "latexmk": "latexmk", "pdftotext": "poppler
          "pdftoppm": "poppler-utils", "pdfinfo": "poppler-utils"}
 # Headings that must survive into the PDF's text layer: a Chinese one proves the CJK font works.
 MUST_CONTAIN = ("大型人工智能模型的工作原理", "未来发展趋势与挑战", "常见问题与解答", "Notation")
+# The Chinese edition (``--lang zh_CN``, ``make pdf-zh``): built by tools.i18n's configuration into
+# _build/zh/latex; its text must hold the translated preface's title and the Chinese part titles.
+ZH_LATEX_DIR = ROOT / "_build" / "zh" / "latex"
+ZH_PAGES_DIR = ROOT / "_build" / "zh" / "pdf-pages"
+ZH_MUST_CONTAIN = ("大型人工智能模型的工作原理", "前言", "本书与原文的对应", "未来发展趋势与挑战", "常见问题与解答")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # English quotes set full-width (xeCJK's CJK punctuation class) as they come out of pdftotext: a gap
 # inside a contraction or possessive ("book’ s", "don’ t"), after an opening or before a closing quote,
@@ -77,31 +82,38 @@ def page_count(pdf: Path) -> int:
     return int(re.search(r"^Pages:\s+(\d+)", info, re.MULTILINE).group(1))
 
 
-def build() -> Path:
-    """Build and check ``_build/latex/book.pdf``; returns its path. Raises with the cause on failure."""
+def build(lang: str = "en") -> Path:
+    """Build and check ``_build/latex/book.pdf`` (``lang="zh_CN"``: the Chinese edition,
+    ``_build/zh/latex/book.pdf``); returns its path. Raises with the cause on failure."""
+    latex_dir, pages_dir, must_contain = _edition(lang)
     missing = missing_tools()
     if missing:
         raise FileNotFoundError("the PDF needs programs that are not installed: " + ", ".join(missing)
                                 + ". On Debian: apt-get install texlive-xetex latexmk texlive-lang-chinese "
                                 "texlive-fonts-recommended fonts-noto-cjk poppler-utils")
-    builder = Path(sys.executable).with_name("jupyter-book")
-    _run([str(builder), "build", str(ROOT), "--builder", "latex", "-W", "-n", "--keep-going"], ROOT,
-         "the LaTeX build (jupyter-book --builder latex)")
-    tex = LATEX_DIR / "book.tex"
+    if lang == "en":
+        builder = Path(sys.executable).with_name("jupyter-book")
+        _run([str(builder), "build", str(ROOT), "--builder", "latex", "-W", "-n", "--keep-going"], ROOT,
+             "the LaTeX build (jupyter-book --builder latex)")
+    else:
+        from tools import i18n
+
+        i18n.build_latex()
+    tex = latex_dir / "book.tex"
     text, removed = strip_ansi(tex.read_text(encoding="utf-8"))
     tex.write_text(text, encoding="utf-8")
     print(f"book.tex: {removed} ANSI escape sequences removed")
     # -pdf with Sphinx's latexmkrc runs xelatex (latex_engine); as many passes as the references need.
     _run(["latexmk", "-pdf", "-dvi-", "-ps-", "-interaction=nonstopmode", "-halt-on-error", "book.tex"],
-         LATEX_DIR, "xelatex (latexmk)", log=LATEX_DIR / "latexmk-run.log")
+         latex_dir, "xelatex (latexmk)", log=latex_dir / "latexmk-run.log")
     undefined = sorted(set(re.findall(r"(?:Reference|Citation) `([^']+)' on page \d+ undefined",
-                                      (LATEX_DIR / "book.log").read_text(errors="replace").replace("\n", ""))))
+                                      (latex_dir / "book.log").read_text(errors="replace").replace("\n", ""))))
     if undefined:
         raise RuntimeError(f"the PDF has unresolved references (printed as ??): {undefined}")
-    pdf = LATEX_DIR / "book.pdf"
+    pdf = latex_dir / "book.pdf"
     content = _run(["pdftotext", "-enc", "UTF-8", str(pdf), "-"], ROOT, "pdftotext")
     pages = content.split("\f")                     # pdftotext ends every page with a form feed
-    absent = [s for s in MUST_CONTAIN if s not in content]
+    absent = [s for s in must_contain if s not in content]
     if absent:
         raise RuntimeError(f"{pdf.relative_to(ROOT)} lacks the text {absent}: a font or glyph is missing "
                            "(for Chinese: Debian's fonts-noto-cjk, and xeCJK in _config.yml)")
@@ -110,13 +122,22 @@ def build() -> Path:
         raise RuntimeError(f"{pdf.relative_to(ROOT)}: {len(gaps)} English quote(s) set full-width by the CJK font "
                            "(xeCJK's character classes in _config.yml's LaTeX preamble), e.g.\n  "
                            + "\n  ".join(gaps[:5]))
-    PAGES_DIR.mkdir(parents=True, exist_ok=True)
-    for old in PAGES_DIR.glob("page-*.png"):
+    pages_dir.mkdir(parents=True, exist_ok=True)
+    for old in pages_dir.glob("page-*.png"):
         old.unlink()
     for first in (1, _first_page_with(pages, "the test loss falls as a power")):
         _run(["pdftoppm", "-png", "-r", "60", "-f", str(first), "-l", str(first), str(pdf),
-              str(PAGES_DIR / "page")], ROOT, "pdftoppm")
+              str(pages_dir / "page")], ROOT, "pdftoppm")
     return pdf
+
+
+def _edition(lang: str) -> tuple[Path, Path, tuple[str, ...]]:
+    """The LaTeX folder, the folder of rendered pages and the text the PDF must hold, of an edition."""
+    if lang == "en":
+        return LATEX_DIR, PAGES_DIR, MUST_CONTAIN
+    if lang == "zh_CN":
+        return ZH_LATEX_DIR, ZH_PAGES_DIR, ZH_MUST_CONTAIN
+    raise ValueError(f"lang={lang!r}; allowed: 'en', 'zh_CN'")
 
 
 def _first_page_with(pages: list[str], needle: str) -> int:
@@ -128,19 +149,23 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     # parsed before anything runs: `--help` (or a stray argument) used to start the whole LaTeX build
-    argparse.ArgumentParser(
+    args = argparse.ArgumentParser(
         prog="python -m tools.pdf",
-        description="Build the PDF edition through xelatex (_build/latex/book.pdf), check its text and "
-                    "fonts, and render two pages as PNG (_build/pdf-pages). Takes no arguments.",
-    ).parse_args(argv)
+        description="Build the PDF edition through xelatex (_build/latex/book.pdf; --lang zh_CN: the "
+                    "Chinese edition, _build/zh/latex/book.pdf), check its text and fonts, and render two "
+                    "pages as PNG (_build/pdf-pages, _build/zh/pdf-pages).",
+    )
+    args.add_argument("--lang", choices=("en", "zh_CN"), default="en", help="the edition (default: en)")
+    lang = args.parse_args(argv).lang
+    _, pages_dir, must_contain = _edition(lang)
     try:
-        pdf = build()
+        pdf = build(lang)
     except (FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    pngs = sorted(p.name for p in PAGES_DIR.glob("page-*.png"))
+    pngs = sorted(p.name for p in pages_dir.glob("page-*.png"))
     print(f"{pdf.relative_to(ROOT)}: {page_count(pdf)} pages, {pdf.stat().st_size / 1e6:.1f} MB; "
-          f"text holds {', '.join(MUST_CONTAIN)}; pages rendered: {', '.join(pngs)}")
+          f"text holds {', '.join(must_contain)}; pages rendered: {', '.join(pngs)}")
     return 0
 
 

@@ -1,0 +1,80 @@
+"""The two editions of the book (English and 中文版) side by side: what Sphinx needs besides the catalogues.
+
+* **A link to the same page in the other edition**, as a button in every page's header (next to the
+  download and full-screen buttons) and as ``<link rel="alternate" hreflang=...>`` in its head. The
+  other edition's root, relative to this edition's root, is ``book_other_edition`` (by language); the
+  default is the local layout of ``make book`` and ``make book-zh`` (``_build/html``, ``_build/zh/html``).
+  A site that publishes the Chinese edition under ``/zh/`` sets ``{"en": "zh/", "zh_CN": "../"}``.
+* **``{glue:md}`` inside a translated paragraph.** Sphinx parses a translated paragraph again, as
+  plain MyST outside its notebook, where MyST-NB's ``{glue:md}`` role finds no glue data and pastes
+  nothing (a warning). ``{glue:text}`` has a document-qualified form for this (``tools/i18n.py``
+  rewrites the roles); ``{glue:md}`` has none, so here it reads the value from the glue cache that
+  MyST-NB wrote for the page while parsing it, and renders it as the original role does.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from docutils import nodes
+from myst_nb.ext.glue.roles import PasteMarkdownRole
+from myst_nb.ext.glue.utils import glue_warning
+
+# language -> (the other edition's root relative to this one's, its language, the button's text, tooltip)
+EDITIONS = {
+    "en": ("../zh/html/", "zh-CN", "中文", "阅读本页的中文版"),
+    "zh_CN": ("../../html/", "en", "English", "Read this page in English"),
+}
+
+
+class TranslatedPasteMarkdownRole(PasteMarkdownRole):
+    """``{glue:md}`key``` that also works in a translated paragraph (see the module's docstring)."""
+
+    def run(self):
+        if "nb_renderer" in self.document:                      # the notebook itself: MyST-NB's own
+            return super().run()
+        env = getattr(self.document.settings, "env", None)
+        key, _, fmt = self.text.partition(":")
+        if env is None:
+            return [], [glue_warning(f"{{glue:md}}`{self.text}` outside Sphinx", self.document, self.line)]
+        path = Path(env.mystnb_config.output_folder).joinpath(*env.docname.split("/"))
+        cache = path.with_name(path.name + ".glue.json")
+        data = json.loads(cache.read_text(encoding="utf-8")) if cache.is_file() else {}
+        markdown = data.get(key, {}).get("data", {}).get("text/markdown")
+        if markdown is None:
+            return [], [glue_warning(f"No text/markdown glued under {key!r} in {env.docname} (translated "
+                                     "paragraph)", self.document, self.line)]
+        if isinstance(markdown, list):
+            markdown = "".join(markdown)
+        children, messages = self.inliner.parse(markdown.strip(), self.line, None, nodes.Element())
+        for child in children:
+            self.set_source_info(child)
+        return children, messages
+
+
+def _language(app) -> str:
+    return app.config.language or "en"
+
+
+def add_edition_link(app, pagename, templatename, context, doctree) -> None:
+    """The header button and the ``<link rel="alternate">`` to this page in the other edition."""
+    language = _language(app)
+    if language not in EDITIONS or doctree is None:
+        return
+    root, hreflang, text, tooltip = EDITIONS[language]
+    root = (app.config.book_other_edition or {}).get(language, root)
+    href = "../" * pagename.count("/") + root + pagename + ".html"
+    buttons = context.get("header_buttons")
+    if isinstance(buttons, list):
+        buttons.insert(0, {"type": "link", "url": href, "text": text, "tooltip": tooltip,
+                           "label": "edition-switch", "classes": "edition-switch"})
+    context["metatags"] = context.get("metatags", "") + (
+        f'\n<link rel="alternate" hreflang="{hreflang}" href="{href}" />')
+
+
+def setup(app):
+    app.add_config_value("book_other_edition", {}, "html", types=[dict])
+    app.connect("html-page-context", add_edition_link, priority=502)   # after the theme's own buttons
+    app.setup_extension("myst_nb")                                      # registers the glue domain
+    app.add_role_to_domain("glue", "md", TranslatedPasteMarkdownRole(), override=True)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

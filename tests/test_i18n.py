@@ -1,0 +1,188 @@
+"""The Chinese edition's catalogues (tools/i18n.py): in step with the English, and no broken translation.
+
+``test_catalogues_are_in_step_and_unbroken`` extracts the English messages (Sphinx's gettext builder,
+incremental, into _build/i18n) and checks every page's catalogue against them; it prints the coverage
+of every page. Pages not translated yet pass; pages in ``COMPLETE`` must be 100 % translated, none fuzzy.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tools import i18n
+from tools.notebooks import ROOT, notebooks
+
+# Pages whose translation is finished: 100 % translated, nothing fuzzy. Grows chapter by chapter.
+COMPLETE = ["chapters/preface"]
+# Notebooks being re-run by the lead while the glue roles were converted; `python -m tools.i18n
+# qualify-glue <these>` converts them (then remove them from here, and run `make pot po`).
+GLUE_PENDING = {"chapters/04_code_examples/cnn_article.ipynb", "chapters/04_code_examples/rnn_article.ipynb",
+                "chapters/04_code_examples/bert_finetune.ipynb", "chapters/06_faq/architecture.ipynb",
+                "chapters/05_outlook/domains.ipynb", "chapters/appendix/results.ipynb"}
+
+
+# --- glue roles -----------------------------------------------------------------------------------
+
+def _notebook(path: Path, prose: str) -> None:
+    path.write_text(json.dumps({"cells": [
+        {"cell_type": "markdown", "metadata": {}, "source": prose.splitlines(keepends=True)},
+        {"cell_type": "code", "metadata": {}, "execution_count": 1, "outputs": [], "source": ["x = 1"]}],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1, ensure_ascii=False) + "\n")
+
+
+def test_qualify_glue_is_idempotent_and_touches_only_glue_text_roles(tmp_path):
+    path = tmp_path / "page.ipynb"
+    prose = ("Loss {glue:text}`loss:.3f` after {glue:text}`n` steps, {glue:md}`verdict`,\n"
+             "{glue:text}`other.ipynb::acc:.1%` and `code {x}`.\n")
+    _notebook(path, prose)
+    before = json.loads(path.read_text())
+    assert i18n.main(["qualify-glue", "--check", str(path)]) == 1          # --check reports, changes nothing
+    assert json.loads(path.read_text()) == before
+    assert i18n.qualify_notebook(path) == 2
+    text = "".join(json.loads(path.read_text())["cells"][0]["source"])
+    assert text == ("Loss {glue:text}`page.ipynb::loss:.3f` after {glue:text}`page.ipynb::n:s` steps, "
+                    "{glue:md}`verdict`,\n{glue:text}`other.ipynb::acc:.1%` and `code {x}`.\n")
+    once = path.read_text()
+    assert i18n.qualify_notebook(path) == 0 and path.read_text() == once    # idempotent
+    assert i18n.main(["qualify-glue", "--check", str(path)]) == 0
+    after = json.loads(once)
+    assert after["cells"][1] == before["cells"][1]                          # code cell untouched
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=str)
+def test_glue_roles_in_prose_work_in_a_translated_paragraph(path):
+    if str(path) in GLUE_PENDING:
+        pytest.skip("waits for its re-run, then: python -m tools.i18n qualify-glue " + str(path))
+    nb = json.loads((ROOT / path).read_text(encoding="utf-8"))
+    bad = [role for cell in nb["cells"] if cell["cell_type"] == "markdown"
+           for role in i18n.unqualified_glue("".join(cell["source"]))]
+    assert not bad, (f"{path}: {len(bad)} glue role(s) would render empty in a translated paragraph, e.g. "
+                     f"{bad[0]}: run python -m tools.i18n qualify-glue {path}")
+
+
+# --- one translated message -----------------------------------------------------------------------
+
+MSGID = ("The {term}`CNN` scores {glue:text}`a.ipynb::acc:.3f` ($\\hat y = Wx$, {eq}`eq-loss`), see "
+         "{ref}`the results <appendix-results>` and `utils.fit` ({cite:p}`lecun1998gradient`).")
+GLOSSARY = {"cnn": ["卷积神经网络（CNN）", "卷积神经网络", "CNN"]}
+GOOD = ("{term}`卷积神经网络 <CNN>` 的得分为 {glue:text}`a.ipynb::acc:.3f`（$\\hat y = Wx$，{eq}`eq-loss`），"
+        "见{ref}`结果 <appendix-results>`与 `utils.fit`（{cite:p}`lecun1998gradient`）。")
+
+
+def test_a_correct_translation_passes():
+    assert i18n.translation_problems(MSGID, GOOD, GLOSSARY) == []
+
+
+@pytest.mark.parametrize("bad, complaint", [
+    (GOOD.replace("acc:.3f", "acc:.2f"), "glue roles differ"),                 # a number's format changed
+    (GOOD.replace("{glue:text}`a.ipynb::acc:.3f`", "0.912"), "glue roles differ"),  # the number typed in
+    (GOOD.replace("\\hat y = Wx", "\\hat{y} = W x"), "formulas differ"),      # the formula retyped
+    (GOOD.replace("$\\hat y = Wx$", "ŷ = Wx"), "formulas differ"),            # math dropped
+    (GOOD.replace("<appendix-results>", "<appendix-result>"), "role targets differ"),  # label mistyped
+    (GOOD.replace("{eq}`eq-loss`", "式 (1)"), "role targets differ"),          # a reference hard-coded
+    (GOOD.replace("{term}`卷积神经网络 <CNN>`", "{term}`卷积网络 <CNN>`"), "glossary term 'cnn'"),
+    (GOOD.replace("`utils.fit`", "`utils。fit`"), "inline codes differ"),     # full-width in code
+    (GOOD.replace("见{ref}", "见 ，{ref}"), "full-width punctuation"),
+])
+def test_a_broken_translation_is_caught(bad, complaint):
+    problems = i18n.translation_problems(MSGID, bad, GLOSSARY)
+    assert any(complaint in p for p in problems), problems
+
+
+def test_messages_with_nothing_to_translate_do_not_count():
+    assert not i18n.needs_translation("0.8455 ± 0.0030")
+    assert not i18n.needs_translation("`ch1_pixels_acc`")
+    assert not i18n.needs_translation("$6\\,n_\\text{params}\\,n_\\text{tok}$ {glue:text}`a.ipynb::x:.1f`")
+    assert i18n.needs_translation("−4.0 points")
+
+
+def test_glossary_gives_the_chinese_of_every_term():
+    terms = i18n.glossary_chinese()
+    assert terms["gradient descent"][0] == "梯度下降"
+    assert "autograd" in terms and terms["autograd"] == terms["automatic differentiation"]
+    assert len(terms) > 100
+
+
+# --- catalogues -----------------------------------------------------------------------------------
+
+POT = """msgid ""
+msgstr ""
+"Content-Type: text/plain; charset=UTF-8\\n"
+
+msgid "Gradient descent (梯度下降)"
+msgstr ""
+
+msgid "It takes a step along {math}`-\\\\nabla L`."
+msgstr ""
+
+msgid "0.93"
+msgstr ""
+"""
+
+
+def _catalogue(folder: Path, text: str, suffix: str) -> None:
+    (folder / f"chapters/page{suffix}").parent.mkdir(parents=True, exist_ok=True)
+    (folder / f"chapters/page{suffix}").write_text(text, encoding="utf-8")
+
+
+def test_page_status_reports_coverage_fuzzy_missing_and_stale(tmp_path):
+    pot_dir, locale, page = tmp_path / "pot", tmp_path / "locale", Path("chapters/page.md")
+    _catalogue(pot_dir, POT, ".pot")
+    status = i18n.page_status(page, pot_dir, locale)
+    assert "is missing: run `make po`" in status.problems[0]
+    translated = POT.replace('(梯度下降)"\nmsgstr ""', '(梯度下降)"\nmsgstr "梯度下降"')
+    _catalogue(locale, translated, ".po")
+    status = i18n.page_status(page, pot_dir, locale)
+    assert (status.messages, status.to_translate, status.translated, status.problems) == (3, 2, 1, [])
+    assert status.percent == 50.0
+    fuzzy = translated.replace('msgid "It takes', '#, fuzzy\nmsgid "It takes').replace(
+        '\\\\nabla L`."\nmsgstr ""', '\\\\nabla L`."\nmsgstr "沿 {math}`-\\\\nabla L` 走一步。"')
+    _catalogue(locale, fuzzy, ".po")
+    status = i18n.page_status(page, pot_dir, locale)
+    assert (status.translated, status.fuzzy, status.problems) == (1, 1, [])
+    # the English paragraph changed: its old message is stale, the new one is not in the catalogue
+    _catalogue(pot_dir, POT.replace("It takes a step", "It steps"), ".pot")
+    status = i18n.page_status(page, pot_dir, locale)
+    assert any("out of step with the English: 1 message(s) the English no longer has, 1 new" in p
+               for p in status.problems), status.problems
+    # a translation that lost its formula
+    _catalogue(pot_dir, POT, ".pot")
+    _catalogue(locale, fuzzy.replace("#, fuzzy\n", "").replace("沿 {math}`-\\\\nabla L`", "沿负梯度"), ".po")
+    status = i18n.page_status(page, pot_dir, locale)
+    assert any("role targets differ" in p for p in status.problems), status.problems
+
+
+def test_the_chinese_table_of_contents_is_the_english_one_with_chinese_captions():
+    english = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    chinese = yaml.safe_load(i18n.TOC_ZH.read_text(encoding="utf-8"))
+    captions = [part.pop("caption") for part in chinese["parts"]]
+    english_captions = [part.pop("caption") for part in english["parts"]]
+    assert chinese == english, "_toc_zh.yml must list the pages of _toc.yml, in the same order"
+    for zh, en in zip(captions, english_captions):
+        assert zh != en and any("\u4e00" <= ch <= "\u9fff" for ch in zh), f"caption {en!r} is not translated: {zh!r}"
+        assert "(" not in zh, f"{zh!r}: the Chinese caption needs no English beside it"
+
+
+@pytest.fixture(scope="module")
+def statuses():
+    i18n.extract()                                   # incremental: re-reads only the changed pages
+    return i18n.check()
+
+
+def test_catalogues_are_in_step_and_unbroken(statuses, capsys):
+    with capsys.disabled():
+        print("\n" + i18n.report(statuses))
+    assert [s.page for s in statuses] == [i18n.page_name(p) for p in i18n.toc_files()]
+    problems = [f"{s.page}: {p}" for s in statuses for p in s.problems]
+    assert not problems, f"{len(problems)} problem(s) in the Chinese catalogues:\n  " + "\n  ".join(problems[:30])
+
+
+@pytest.mark.parametrize("page", COMPLETE)
+def test_finished_pages_are_fully_translated(statuses, page):
+    status = next(s for s in statuses if s.page == page)
+    assert status.percent == 100.0 and status.fuzzy == 0, (
+        f"{page}: {status.percent:.1f} % translated, {status.fuzzy} fuzzy: translate the rest in "
+        f"{i18n.po_path(Path(page + '.md')).relative_to(ROOT)}")
