@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -62,9 +63,9 @@ def test_providers_run_first_records_name_the_machine_and_a_failure_keeps_every_
     provider = write_notebook(book / "provider.ipynb", *PROVIDER)
     fails = write_notebook(book / "fails.ipynb", "x = 1", "raise ValueError('broken on purpose')", "y = 2")
     weights_page = write_notebook(book / "weights.ipynb", *WEIGHTS)
-    order = pages.execution_order([reader, fails, provider, weights_page])
-    assert order.index(provider) < order.index(reader)
-    assert order.index(fails) < order.index(weights_page)        # stable otherwise
+    reads = write_notebook(book / "reads.ipynb", *WEIGHTS)           # reads what weights.ipynb trains
+    order = pages.execution_order([reader, weights_page, fails, provider, reads])
+    assert order == [provider, reader, weights_page, fails, reads]  # the provider moved, stable otherwise
     fails_before = fails.read_bytes()
     state_path = book / "state.json"
     state = rebuild.new_run(order, keep_cache=False, machine=machine(), whole_book=True)
@@ -75,7 +76,7 @@ def test_providers_run_first_records_name_the_machine_and_a_failure_keeps_every_
     assert "fails.ipynb failed in cell 2 of 3 (code cell 2)" in err
     assert "ValueError: broken on purpose" in err and "make rebuild RESUME=1" in err
     assert fails.read_bytes() == fails_before                       # not overwritten by a half run
-    assert rebuild.run_info(weights_page) == {}                      # after the failure: not run
+    assert rebuild.run_info(reads) == {}                             # after the failure: not run
     assert (book / "_build" / "rebuild" / "failed" / "fails.ipynb").is_file()
     token = pages.glued_values(provider)["token"]
     assert pages.glued_values(reader)["copy"] == token               # read this run's value
@@ -86,8 +87,10 @@ def test_providers_run_first_records_name_the_machine_and_a_failure_keeps_every_
     assert record["run"] == state["id"] and record["rebuild"] is True
     assert record["cpus"] == os.cpu_count() and record["matmul_gflops"] > 0
     assert record["weights_cache"].startswith("empty")
+    assert rebuild.run_info(weights_page)["trained_weights"] == ["tiny"]
+    assert rebuild.run_info(weights_page)["cached_weights"] == []    # the cache started empty
     saved = json.loads(state_path.read_text())
-    assert saved["failed"] == str(fails) and set(saved["done"]) == {str(provider), str(reader)}
+    assert saved["failed"] == str(fails) and set(saved["done"]) == {str(provider), str(reader), str(weights_page)}
 
     # resume: the failed page is fixed; the pages done are not run again, the rest join the same run
     write_notebook(fails, "x = 1", "y = 2")
@@ -95,11 +98,13 @@ def test_providers_run_first_records_name_the_machine_and_a_failure_keeps_every_
     resumed = json.loads(state_path.read_text())
     assert rebuild.run(resumed, state_path=state_path) == 0
     out = capsys.readouterr().out
-    assert "[page 3 of 4]" in out and "[page 1 of 4]" not in out
+    assert "[page 4 of 5]" in out and "[page 1 of 5]" not in out
+    h, m, sec = map(int, re.search(r"elapsed (\d+):(\d\d):(\d\d)", out).groups())
+    assert abs(3600 * h + 60 * m + sec - sum(saved["done"].values())) <= 1    # counts the pages done before
     assert provider.read_bytes() == provider_before
-    assert rebuild.run_info(fails)["run"] == rebuild.run_info(weights_page)["run"] == state["id"]
-    assert rebuild.run_info(weights_page)["trained_weights"] == ["tiny"]
-    assert rebuild.run_info(weights_page)["cached_weights"] == []    # the cache started empty
+    assert rebuild.run_info(fails)["run"] == rebuild.run_info(reads)["run"] == state["id"]
+    assert rebuild.run_info(reads)["cached_weights"] == ["tiny"]     # trained earlier in this rebuild
+    assert "read cached weights: tiny (trained by weights.ipynb in this run)" in out
     assert (Path(state["weights_dir"]) / "tiny.safetensors").is_file()
 
 

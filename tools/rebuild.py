@@ -247,8 +247,9 @@ def run(state: dict, *, state_path: Path | None = None, timeout: int = CELL_TIME
 
 
 def _run_pages(state, pages, done, base, env, state_path, timeout, resume_command) -> int:
-    start = time.perf_counter()
-    trained_by: dict[str, str] = {}
+    start = time.perf_counter() - sum(done.values())      # a resumed run counts its pages done before
+    trained_by = {name: _shown(page) for page in done            # weights trained earlier in this run
+                  for name in run_info(Path(page)).get("trained_weights", [])}
     for k, page in enumerate(pages, 1):
         if page in done:
             continue
