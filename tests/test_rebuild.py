@@ -169,6 +169,20 @@ def test_the_command_line_refuses_what_it_cannot_do(tmp_path, capsys):
     assert "no run to resume" in capsys.readouterr().err
 
 
+def test_resume_refuses_another_machine_and_a_finished_run(tmp_path, capsys):
+    here = rebuild.machine_info(MATMUL_N)
+    state = {"id": "r1", "date": "2026-12-07 10:00 UTC", "pages": ["a.ipynb"], "done": {"a.ipynb": 1.0},
+             "machine": here}
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps(state))
+    assert rebuild.main(["--resume", "--state", str(path), "--matmul-size", str(MATMUL_N)]) == 0
+    assert "run r1 finished every page; nothing to resume" in capsys.readouterr().out
+    path.write_text(json.dumps({**state, "done": {}, "machine": {**here, "cpu": "Another CPU"}}))
+    with pytest.raises(SystemExit):
+        rebuild.main(["--resume", "--state", str(path), "--matmul-size", str(MATMUL_N)])
+    assert "run r1 ran on Another CPU" in capsys.readouterr().err
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
