@@ -33,10 +33,10 @@ TOOLS = {"xelatex": "texlive-xetex", "latexmk": "latexmk", "pdftotext": "poppler
 # Headings that must survive into the PDF's text layer: a Chinese one proves the CJK font works.
 MUST_CONTAIN = ("大型人工智能模型的工作原理", "未来发展趋势与挑战", "常见问题与解答", "Notation")
 # The Chinese edition (``--lang zh_CN``, ``make pdf-zh``): built by tools.i18n's configuration into
-# _build/zh/latex; its text must hold the translated preface's title and the Chinese part titles.
+# _build/zh/latex; its text must hold a translated heading of the preface and the Chinese part titles.
 ZH_LATEX_DIR = ROOT / "_build" / "zh" / "latex"
 ZH_PAGES_DIR = ROOT / "_build" / "zh" / "pdf-pages"
-ZH_MUST_CONTAIN = ("大型人工智能模型的工作原理", "前言", "本书与原文的对应", "未来发展趋势与挑战", "常见问题与解答")
+ZH_MUST_CONTAIN = ("大型人工智能模型的工作原理", "1 背景介绍", "本书与原文的对应", "未来发展趋势与挑战", "常见问题与解答")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # English quotes set full-width (xeCJK's CJK punctuation class) as they come out of pdftotext: a gap
 # inside a contraction or possessive ("book’ s", "don’ t"), after an opening or before a closing quote,
