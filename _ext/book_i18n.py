@@ -10,6 +10,16 @@
   nothing (a warning). ``{glue:text}`` has a document-qualified form for this (``tools/i18n.py``
   rewrites the roles); ``{glue:md}`` has none, so here it reads the value from the glue cache that
   MyST-NB wrote for the page while parsing it, and renders it as the original role does.
+* **Cell outputs are not messages.** What a code cell prints or displays (a table built by
+  ``display(Markdown(...))``, a stream, an error) changes with every run of its notebook; extracted, it
+  would make the page's catalogue stale after each re-run and put a run's numbers into translations.
+  :class:`UntranslatableOutputs` marks every node inside a cell's output container (MyST-NB's
+  ``nb_element="cell_code_output"``) ``translatable=False`` before Sphinx's ``Locale`` transform, which
+  is what :func:`sphinx.util.nodes.is_translatable` honours: the gettext builder skips them and a
+  translated build shows them as they are (in English). Markdown cells, glued figures' captions and
+  glue roles in prose are outside those containers and stay translatable, and so do the caption and
+  alt text of an output's figure (written in the cell's metadata, not by the run: the caption is
+  skipped here, and Sphinx extracts an image's ``alt`` whatever its ``translatable`` says).
 """
 from __future__ import annotations
 
@@ -19,6 +29,7 @@ from pathlib import Path
 from docutils import nodes
 from myst_nb.ext.glue.roles import PasteMarkdownRole
 from myst_nb.ext.glue.utils import glue_warning
+from sphinx.transforms import SphinxTransform
 
 # language -> (the other edition's root relative to this one's, its language, the button's text, tooltip)
 EDITIONS = {
@@ -52,6 +63,31 @@ class TranslatedPasteMarkdownRole(PasteMarkdownRole):
         return children, messages
 
 
+def is_cell_output(node) -> bool:
+    """Whether ``node`` is MyST-NB's container of one code cell's outputs."""
+    return isinstance(node, nodes.container) and node.get("nb_element") == "cell_code_output"
+
+
+def mark_untranslatable(node: nodes.Element) -> None:
+    """``translatable=False`` on ``node`` and everything inside it, except figure captions and legends."""
+    if isinstance(node, (nodes.caption, nodes.legend)):   # written in the cell's metadata: translated
+        return
+    node["translatable"] = False
+    for child in node.children:
+        if isinstance(child, nodes.Element):
+            mark_untranslatable(child)
+
+
+class UntranslatableOutputs(SphinxTransform):
+    """Every node inside a code cell's outputs: ``translatable=False`` (neither extracted nor translated)."""
+
+    default_priority = 15            # after PreserveTranslatableMessages (10), before Locale (20)
+
+    def apply(self, **kwargs) -> None:
+        for output in self.document.findall(is_cell_output):
+            mark_untranslatable(output)
+
+
 def _language(app) -> str:
     return app.config.language or "en"
 
@@ -77,4 +113,5 @@ def setup(app):
     app.connect("html-page-context", add_edition_link, priority=502)   # after the theme's own buttons
     app.setup_extension("myst_nb")                                      # registers the glue domain
     app.add_role_to_domain("glue", "md", TranslatedPasteMarkdownRole(), override=True)
+    app.add_transform(UntranslatableOutputs)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

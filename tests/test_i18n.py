@@ -106,6 +106,42 @@ def test_glossary_gives_the_chinese_of_every_term():
     assert len(terms) > 100
 
 
+# --- cell outputs are not messages ---------------------------------------------------------------
+
+def _book_i18n():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("book_i18n", ROOT / "_ext" / "book_i18n.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cell_outputs_are_not_extracted_but_their_figure_captions_and_alt_texts_are():
+    from docutils import nodes
+    from docutils.utils import new_document
+    from sphinx.util.nodes import extract_messages
+
+    def text(cls, value):
+        node = cls(value, value)
+        node.source, node.line = "page.ipynb", 1
+        return node
+
+    document = new_document("page.ipynb")
+    document += text(nodes.paragraph, "Prose of a Markdown cell.")
+    output = nodes.container(nb_element="cell_code_output", classes=["cell_output"])
+    table = nodes.table("", nodes.tgroup("", nodes.tbody("", nodes.row("", nodes.entry("", text(
+        nodes.paragraph, "accuracy 0.912"))))))
+    figure = nodes.figure("", nodes.image(uri="plot.png", alt="A falling loss curve."),
+                          text(nodes.caption, "Loss against step."))
+    output += [text(nodes.paragraph, "Epoch 3: loss 0.25"), table, figure,
+               nodes.literal_block("print(x)", "print(x)")]
+    document += output
+    _book_i18n().mark_untranslatable(output)
+    messages = [message for _, message in extract_messages(document)]
+    assert sorted(messages) == ["A falling loss curve.", "Loss against step.", "Prose of a Markdown cell."]
+
+
 # --- catalogues -----------------------------------------------------------------------------------
 
 POT = """msgid ""
