@@ -9,7 +9,10 @@
   plain MyST outside its notebook, where MyST-NB's ``{glue:md}`` role finds no glue data and pastes
   nothing (a warning). ``{glue:text}`` has a document-qualified form for this (``tools/i18n.py``
   rewrites the roles); ``{glue:md}`` has none, so here it reads the value from the glue cache that
-  MyST-NB wrote for the page while parsing it, and renders it as the original role does.
+  MyST-NB wrote for the page while parsing it, and renders it as the original role does. In a
+  translated build it pastes the value's translation from ``glued.po`` in the language's catalogue
+  folder (``tools/i18n.py`` extracts it; the English value where it has none, which
+  ``make po-status`` lists), so "within noise" reads 在噪声范围内 inside a Chinese sentence.
 * **Cell outputs are not messages.** What a code cell prints or displays (a table built by
   ``display(Markdown(...))``, a stream, an error) changes with every run of its notebook; extracted, it
   would make the page's catalogue stale after each re-run and put a run's numbers into translations.
@@ -38,6 +41,32 @@ EDITIONS = {
 }
 
 
+GLUED_CATALOGUE = "glued.po"          # in <locale dir>/<language>/LC_MESSAGES/, next to the pages' catalogues
+_glued_cache: dict[tuple[str, float], dict[str, str]] = {}
+
+
+def glued_translations(env) -> dict[str, str]:
+    """The translated glued Markdown values of this build's language: English value -> translation
+    (translated, not fuzzy); empty for the English build."""
+    language = env.config.language
+    if not language or language == "en":
+        return {}
+    from babel.messages.pofile import read_po
+
+    translations: dict[str, str] = {}
+    for folder in reversed(env.config.locale_dirs):           # the first folder wins, as for Sphinx
+        path = Path(env.srcdir, folder, language, "LC_MESSAGES", GLUED_CATALOGUE)
+        if not path.is_file():
+            continue
+        key = (str(path), path.stat().st_mtime)
+        if key not in _glued_cache:
+            with path.open("rb") as handle:
+                _glued_cache[key] = {m.id: m.string for m in read_po(handle, locale=language)
+                                     if m.id and m.string and not m.fuzzy}
+        translations.update(_glued_cache[key])
+    return translations
+
+
 class TranslatedPasteMarkdownRole(PasteMarkdownRole):
     """``{glue:md}`key``` that also works in a translated paragraph (see the module's docstring)."""
 
@@ -57,6 +86,7 @@ class TranslatedPasteMarkdownRole(PasteMarkdownRole):
                                      "paragraph)", self.document, self.line)]
         if isinstance(markdown, list):
             markdown = "".join(markdown)
+        markdown = glued_translations(env).get(markdown.strip(), markdown)
         children, messages = self.inliner.parse(markdown.strip(), self.line, None, nodes.Element())
         for child in children:
             self.set_source_info(child)

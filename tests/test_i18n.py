@@ -92,6 +92,11 @@ def test_a_broken_translation_is_caught(bad, complaint):
     assert any(complaint in p for p in problems), problems
 
 
+def test_a_proof_keeps_its_label():
+    assert i18n.translation_problems("Proof. By symmetry.", "证明。由对称性可知。") == []
+    assert any("Proof." in p for p in i18n.translation_problems("Proof. By symmetry.", "由对称性可知。"))
+
+
 def test_messages_with_nothing_to_translate_do_not_count():
     assert not i18n.needs_translation("0.8455 ± 0.0030")
     assert not i18n.needs_translation("`ch1_pixels_acc`")
@@ -104,6 +109,20 @@ def test_glossary_gives_the_chinese_of_every_term():
     assert terms["gradient descent"][0] == "梯度下降"
     assert "autograd" in terms and terms["autograd"] == terms["automatic differentiation"]
     assert len(terms) > 100
+    # the short forms a translation may use: a Latin name before the Chinese, an abbreviation in parentheses
+    for term, short in [("adam", "Adam"), ("softmax", "Softmax"), ("relu", "ReLU"), ("gelu", "GELU"),
+                        ("lstm", "LSTM"), ("gru", "GRU"), ("tanh", "tanh"), ("sgd", "SGD"), ("gpt", "GPT"),
+                        ("logits", "logits"), ("attention", "注意力"), ("weight tying", "权重绑定")]:
+        assert short in terms[term], (term, terms[term])
+    assert "BERT" not in terms["pooler"]              # "池化器（BERT）": another term's name qualifies it
+    assert "S" not in terms["sigmoid"]                # "S 型函数" gives no one-letter short form
+
+
+@pytest.mark.parametrize("chinese", ["{term}`Adam <Adam>` 优化器", "{term}`adam 优化器 <Adam>`",
+                                     "{term}`Adam 优化器（自适应矩估计） <Adam>`"])
+def test_a_glossary_term_may_use_its_short_form(chinese):
+    glossary = {"adam": ["Adam 优化器（自适应矩估计）", "Adam 优化器", "自适应矩估计", "Adam"]}
+    assert i18n.translation_problems("The {term}`Adam` optimiser.", chinese + "。", glossary) == []
 
 
 # --- cell outputs are not messages ---------------------------------------------------------------
@@ -140,6 +159,55 @@ def test_cell_outputs_are_not_extracted_but_their_figure_captions_and_alt_texts_
     _book_i18n().mark_untranslatable(output)
     messages = [message for _, message in extract_messages(document)]
     assert sorted(messages) == ["A falling loss curve.", "Loss against step.", "Prose of a Markdown cell."]
+
+
+# --- glued Markdown values -------------------------------------------------------------------------
+
+def _glue_notebook(path: Path, prose: str, values: dict[str, str]) -> None:
+    outputs = [{"output_type": "display_data", "metadata": {"scrapbook": {"name": key, "mime_prefix":
+                "application/papermill.record/"}}, "data": {"application/papermill.record/text/markdown": value,
+                                                            "application/papermill.record/text/plain": repr(value)}}
+               for key, value in values.items()]
+    path.write_text(json.dumps({"cells": [
+        {"cell_type": "markdown", "metadata": {}, "source": prose.splitlines(keepends=True)},
+        {"cell_type": "code", "metadata": {}, "execution_count": 1, "outputs": outputs, "source": ["glue()"]}],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5}), encoding="utf-8")
+
+
+def test_glued_markdown_values_get_a_catalogue_that_keeps_their_translations(tmp_path):
+    page, po = Path("page.ipynb"), tmp_path / "glued.po"
+    prose = ("A gap {glue:md}`gap_verdict`, another {glue:md}`other_verdict`; lengths {glue:md}`lengths:myst`;\n"
+             "{glue:md}`not_stored` and {glue:text}`page.ipynb::gap:.1f`.\n")
+    values = {"gap_verdict": "within noise", "other_verdict": "within noise", "lengths": "$T = 50$, $T = 100$",
+              "unused": "not pasted"}
+    _glue_notebook(tmp_path / page, prose, values)
+    found = i18n.glued_markdown([page], root=tmp_path)
+    assert found == {"within noise": ["page.ipynb::gap_verdict", "page.ipynb::other_verdict"],
+                     "$T = 50$, $T = 100$": ["page.ipynb::lengths"]}
+
+    def update():
+        i18n.update_glued([page], po, root=tmp_path)
+
+    update()
+    catalogue = i18n.read_catalogue(po)
+    assert {m.id: m.string for m in catalogue if m.id} == {"within noise": "", "$T = 50$, $T = 100$": ""}
+    assert "#. page.ipynb::gap_verdict\n#. page.ipynb::other_verdict\nmsgid \"within noise\"" in po.read_text()
+    po.write_text(po.read_text().replace('"within noise"\nmsgstr ""', '"within noise"\nmsgstr "在噪声范围内"'))
+    assert i18n.glued_translations(po) == {"within noise": "在噪声范围内"}
+    values_now = dict(values)
+    _glue_notebook(tmp_path / page, prose, {**values_now, "gap_verdict": "beyond noise",
+                                            "other_verdict": "beyond noise"})
+    update()                                          # a re-run flipped the verdicts
+    catalogue = i18n.read_catalogue(po)
+    assert {m.id: m.string for m in catalogue if m.id} == {"beyond noise": "", "$T = 50$, $T = 100$": ""}
+    assert catalogue.obsolete["within noise"].string == "在噪声范围内"
+    _glue_notebook(tmp_path / page, prose, values_now)
+    update()                                          # and back: the translation is restored
+    assert i18n.glued_translations(po) == {"within noise": "在噪声范围内"}
+    assert not i18n.read_catalogue(po).obsolete
+    once = po.read_bytes()
+    update()
+    assert po.read_bytes() == once                    # nothing changed, nothing rewritten differently
 
 
 # --- catalogues -----------------------------------------------------------------------------------
@@ -211,7 +279,7 @@ def statuses():
 def test_catalogues_are_in_step_and_unbroken(statuses, capsys):
     with capsys.disabled():
         print("\n" + i18n.report(statuses))
-    assert [s.page for s in statuses] == [i18n.page_name(p) for p in i18n.toc_files()]
+    assert [s.page for s in statuses] == [i18n.page_name(p) for p in i18n.toc_files()] + [i18n.GLUED_NAME]
     problems = [f"{s.page}: {p}" for s in statuses for p in s.problems]
     assert not problems, f"{len(problems)} problem(s) in the Chinese catalogues:\n  " + "\n  ".join(problems[:30])
 
@@ -222,3 +290,7 @@ def test_finished_pages_are_fully_translated(statuses, page):
     assert status.percent == 100.0 and status.fuzzy == 0, (
         f"{page}: {status.percent:.1f} % translated, {status.fuzzy} fuzzy: translate the rest in "
         f"{i18n.po_path(Path(page + '.md')).relative_to(ROOT)}")
+    path = next(p for p in i18n.toc_files() if i18n.page_name(p) == page)
+    english = i18n.untranslated_glued(path)
+    assert not english, (f"{page}: {len(english)} glued value(s) pasted in English (e.g. {english[0]!r}): "
+                         f"translate them in {i18n.GLUED_PO.relative_to(ROOT)}")

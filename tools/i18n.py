@@ -12,7 +12,8 @@ new one shows up untranslated: the edition cannot silently drift.
 Commands (``python -m tools.i18n <command>``; the Makefile's targets call them)::
 
     pot              extract the messages: _build/i18n/gettext/<page>.pot            (make pot)
-    po               update every page's catalogue from them (sphinx-intl)           (make po)
+    po               update every page's catalogue from them (sphinx-intl), and the catalogue of
+                     glued Markdown values, glued.po, from the notebooks' stored outputs  (make po)
     status           coverage per page, and every problem check() finds; exit 1 on a problem
     html             the Chinese HTML book: _build/zh/html                          (make book-zh)
     qualify-glue [--check] [NOTEBOOK ...]
@@ -27,8 +28,15 @@ Two pitfalls of translated notebooks, and what this module does about them:
   the glue cache of the page, and works in both editions: :func:`qualify_glue` rewrites the roles
   (idempotent). A qualified role needs a format spec (MyST-NB splits ``page.ipynb::key`` at its last
   colon), so a role without one gets ``:s``, which MyST-NB applies anyway when there is none. The
-  ``{glue:md}`` role has no qualified form in MyST-NB; ``_ext/i18n_glue.py`` makes it work in a
+  ``{glue:md}`` role has no qualified form in MyST-NB; ``_ext/book_i18n.py`` makes it work in a
   translated paragraph.
+* A ``{glue:md}`` role pastes Markdown that code composed (``within noise``, ``Shirt``, a model's
+  name) into the sentence; inside a Chinese sentence it would be English. Those values are messages
+  of their own catalogue, ``glued.po`` (:func:`update_glued`, run by ``make po``: one message per
+  distinct value, a comment naming each page and key that pastes it; a value no page pastes any more
+  is kept as obsolete, so a verdict that flips back on a re-run finds its translation), and the
+  Chinese build pastes the translation (``_ext/book_i18n.py``). A value without words to translate
+  (``$T = 50$, $T = 100$``) needs none.
 * The gettext build needs its own doctrees (Sphinx refuses to share them with the HTML builder) and
   an output folder outside the book's sources: ``_build/i18n``, which ``exclude_patterns`` skips.
 
@@ -57,6 +65,7 @@ I18N_BUILD = ROOT / "_build" / "i18n"            # the gettext build: doctrees a
 POT_DIR = I18N_BUILD / "gettext"
 ZH_BUILD = ROOT / "_build" / "zh"                # the Chinese builds: html/, latex/, .doctrees/
 TOC_ZH = ROOT / "_toc_zh.yml"
+GLUED_PO = LOCALE / "glued.po"                   # the glued Markdown values that {glue:md} roles paste
 GLOSSARY = ROOT / "chapters" / "appendix" / "glossary.md"
 # What a Chinese build changes in _config.yml's Sphinx configuration (cli overrides, highest precedence)
 ZH_CONFIG = {
@@ -191,6 +200,86 @@ def read_catalogue(path: Path):
 
 
 # ---------------------------------------------------------------------------------------------------
+# glued Markdown values
+
+
+GLUED_MARKDOWN = "application/papermill.record/text/markdown"     # how myst_nb.glue stores Markdown(...)
+_GLUE_MD_ROLE = re.compile(r"\{glue:md\}`(?P<key>[^`:]+)(?::[^`]*)?`")
+
+
+def glued_markdown(pages: list[Path] | None = None, root: Path = ROOT) -> dict[str, list[str]]:
+    """Every Markdown value that a ``{glue:md}`` role in a notebook's prose pastes -> where
+    (``["evaluation.ipynb::faq_eval_worst_class", ...]``), read from the notebook's
+    stored outputs; a role whose key the notebook does not store is left out (the English build
+    warns about it)."""
+    found: dict[str, list[str]] = {}
+    for page in toc_files() if pages is None else pages:
+        if page.suffix != ".ipynb":
+            continue
+        nb = json.loads((root / page).read_text(encoding="utf-8"))
+        stored = {}
+        for cell in nb["cells"]:
+            for out in cell.get("outputs", []) if cell["cell_type"] == "code" else []:
+                key = out.get("metadata", {}).get("scrapbook", {}).get("name")
+                data = out.get("data", {}).get(GLUED_MARKDOWN)
+                if key is not None and data is not None:
+                    stored[key] = ("".join(data) if isinstance(data, list) else data).strip()
+        for cell in nb["cells"]:
+            if cell["cell_type"] != "markdown":
+                continue
+            for m in _GLUE_MD_ROLE.finditer("".join(cell["source"])):
+                value = stored.get(m.group("key"))
+                place = f"{page.name}::{m.group('key')}"
+                if value and place not in found.setdefault(value, []):
+                    found[value].append(place)
+    return {value: places for value, places in found.items() if places}
+
+
+def update_glued(pages: list[Path] | None = None, path: Path = GLUED_PO, root: Path = ROOT) -> Path:
+    """Create or update ``glued.po``: one message per value of :func:`glued_markdown`, its translation
+    kept; a translated value no page pastes any more becomes obsolete (``#~``, translation kept), and
+    one that comes back is restored with it. Written with no line wrapping, like the pages' catalogues."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import write_po
+
+    values = glued_markdown(pages, root)
+    if path.is_file():
+        catalogue = read_catalogue(path)
+    else:
+        catalogue = Catalog(locale=LANGUAGE, project="大型人工智能模型的工作原理", charset="utf-8",
+                            fuzzy=False, header_comment=(
+                                "# The Markdown values that {glue:md} roles paste into the book's prose, from the\n"
+                                "# notebooks' stored outputs (python -m tools.i18n po; see tools/i18n.py). A comment\n"
+                                "# names each page::key that pastes the value; translate the words only."))
+    old = {m.id: m for m in catalogue if m.id}
+    obsolete = dict(catalogue.obsolete)
+    for msgid in list(old):
+        if msgid not in values:
+            if old[msgid].string:                 # kept only for its translation
+                obsolete[msgid] = old[msgid]
+            del catalogue[msgid]
+    for value, places in values.items():
+        message = catalogue.get(value) or obsolete.pop(value, None)
+        string, flags = (message.string, message.flags) if message is not None else ("", ())
+        if value in catalogue:
+            del catalogue[value]
+        catalogue.add(value, string, auto_comments=places, flags=flags)
+    catalogue.obsolete.clear()
+    catalogue.obsolete.update(sorted(obsolete.items()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        write_po(handle, catalogue, width=0, sort_output=True)
+    return path
+
+
+def glued_translations(path: Path = GLUED_PO) -> dict[str, str]:
+    """value -> its Chinese, for every translated, not fuzzy message of ``glued.po``."""
+    if not path.is_file():
+        return {}
+    return {m.id: m.string for m in read_catalogue(path) if m.id and m.string and not m.fuzzy}
+
+
+# ---------------------------------------------------------------------------------------------------
 # checks of a translation against its English
 
 
@@ -240,11 +329,15 @@ def needs_translation(message: str) -> bool:
 
 
 def glossary_chinese(path: Path = GLOSSARY) -> dict[str, list[str]]:
-    """Every glossary term (lower case) -> the Chinese forms its entry gives: ``**卷积神经网络（CNN）**``
-    gives ``["卷积神经网络（CNN）", "卷积神经网络", "CNN"]``; ``**Adam 优化器**`` also ``Adam``."""
+    """Every glossary term (lower case) -> the Chinese forms its entry gives, any of which a translation
+    that links the term may use: ``**卷积神经网络（CNN）**`` gives ``["卷积神经网络（CNN）", "卷积神经网络",
+    "CNN"]`` (the parts split at parentheses and separators such as ``/`` and ``、``), and a Latin short
+    form written before the Chinese counts too: ``**Adam 优化器（自适应矩估计）**`` also gives ``Adam``,
+    ``**Softmax 函数**`` ``Softmax``. The check compares Latin letters without regard to case."""
     text = path.read_text(encoding="utf-8")
     block = text.split("```{glossary}", 1)[1].split("\n```", 1)[0]
     terms: dict[str, list[str]] = {}
+    entries: list[tuple[list[str], list[str]]] = []        # (the entry's terms, its Chinese forms)
     pending: list[str] = []
     for line in block.splitlines():
         if not line.strip() or line.startswith(":"):
@@ -256,9 +349,18 @@ def glossary_chinese(path: Path = GLOSSARY) -> dict[str, list[str]]:
         if m and pending:
             whole = m.group(1).strip()
             forms = [whole] + [f.strip() for f in re.split(r"[（()）、，,/；;]", whole) if f.strip()]
-            for term in pending:
-                terms[term] = forms
+            # a Latin short form before the Chinese: "Adam 优化器" -> "Adam", "Softmax 函数" -> "Softmax"
+            forms += [short.group(1) for f in forms[1:]
+                      if (short := re.match(r"([^\u4e00-\u9fff]*[A-Za-z][^\u4e00-\u9fff\s]*)\s*[\u4e00-\u9fff]", f))
+                      and len(short.group(1)) > 1]
+            entries.append((pending, list(dict.fromkeys(forms))))
         pending = []
+    # a part that is another entry's term is a qualifier, not this term's Chinese: "池化器（BERT）"
+    everything = {term for names, _ in entries for term in names}
+    for names, forms in entries:
+        for term in names:
+            terms[term] = [f for i, f in enumerate(forms)
+                           if i == 0 or f.lower() in names or f.lower() not in everything]
     return terms
 
 
@@ -282,10 +384,13 @@ def translation_problems(msgid: str, msgstr: str, glossary: dict[str, list[str]]
                 continue
             term = _target("term", m.group("content"))
             forms = glossary.get(term)
-            if forms and not any(form in visible for form in forms):
+            if forms and not any(form.lower() in visible.lower() for form in forms):
                 problems.append(f"the glossary term {term!r} is linked but its Chinese ({forms[0]}) is not in the "
-                                f"translation: write {{term}}`{forms[-1] if len(forms) > 1 else forms[0]} <{term}>`"
+                                f"translation: write {{term}}`{forms[1] if len(forms) > 1 else forms[0]} <{term}>`"
                                 " (or change the glossary's Chinese column)")
+    if msgid.startswith("Proof. ") and not msgstr.startswith("证明"):
+        # sphinx-proof writes its label into the proof's first paragraph, so it is part of the message
+        problems.append("the proof's label \"Proof.\" (the start of the English) is missing: begin with 证明。")
     if re.search(r"[\u4e00-\u9fff][ \t]+[，。；：！？、]|[，。；：！？、][ \t]+[\u4e00-\u9fff]", msgstr):
         problems.append("a space next to full-width punctuation (，。；：！？、): remove it")
     return problems
@@ -345,10 +450,51 @@ def page_status(page: Path, pot_dir: Path = POT_DIR, locale: Path = LOCALE,
     return status
 
 
+GLUED_NAME = "glued Markdown values (glued.po)"
+
+
+def glued_status(pages: list[Path] | None = None, path: Path = GLUED_PO) -> PageStatus:
+    """How far ``glued.po`` is translated, and what is wrong with it: a value some page pastes that
+    the catalogue lacks (a re-run changed it: ``make po``), a translation that breaks its markup."""
+    status = PageStatus(GLUED_NAME)
+    values = glued_markdown(pages)
+    status.messages = len(values)
+    if not path.is_file():
+        if values:
+            status.problems.append(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} is "
+                                   "missing: run `make po` to create it, translate it, and commit it")
+        return status
+    catalogue = read_catalogue(path)
+    new = sorted(set(values) - {m.id for m in catalogue if m.id})
+    if new:
+        status.problems.append(f"{len(new)} glued value(s) not in the catalogue (e.g. {new[0][:70]!r}, pasted by "
+                               f"{values[new[0]][0]}): run `make po`, then translate them")
+    for message in catalogue:
+        if not message.id or message.id not in values or not needs_translation(message.id):
+            continue
+        status.to_translate += 1
+        if message.fuzzy:
+            status.fuzzy += 1
+        elif message.string:
+            status.translated += 1
+            status.problems += [f"{message.id[:50]!r}: {p}" for p in translation_problems(message.id, message.string)]
+    return status
+
+
+def untranslated_glued(page: Path, path: Path = GLUED_PO) -> list[str]:
+    """The values that ``{glue:md}`` roles of ``page`` paste in English in the Chinese edition: words
+    to translate and no translation (or a fuzzy one) in ``glued.po``."""
+    translations = glued_translations(path)
+    return [value for value in glued_markdown([page])
+            if needs_translation(value) and value not in translations]
+
+
 def check(pages: list[Path] | None = None, pot_dir: Path = POT_DIR, locale: Path = LOCALE) -> list[PageStatus]:
-    """The status of every page's catalogue (``_toc.yml``'s pages by default)."""
+    """The status of every page's catalogue (``_toc.yml``'s pages by default), then of ``glued.po``."""
     glossary = glossary_chinese()
-    return [page_status(p, pot_dir, locale, glossary) for p in (toc_files() if pages is None else pages)]
+    pages = toc_files() if pages is None else pages
+    return ([page_status(p, pot_dir, locale, glossary) for p in pages]
+            + [glued_status(pages, locale / GLUED_PO.name)])
 
 
 def report(statuses: list[PageStatus]) -> str:
@@ -359,7 +505,7 @@ def report(statuses: list[PageStatus]) -> str:
         lines.append(f"{s.page:48} {s.messages:8d} {s.percent:9.1f}% {s.fuzzy:6d} {left:6d}")
     total = sum(s.to_translate for s in statuses)
     done = sum(s.translated for s in statuses)
-    lines.append(f"{'all ' + str(len(statuses)) + ' pages':48} {sum(s.messages for s in statuses):8d} "
+    lines.append(f"{'all ' + str(len(statuses)) + ' catalogues':48} {sum(s.messages for s in statuses):8d} "
                  f"{100.0 * done / max(total, 1):9.1f}% {sum(s.fuzzy for s in statuses):6d} "
                  f"{total - done - sum(s.fuzzy for s in statuses):6d}")
     return "\n".join(lines)
@@ -395,7 +541,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     pot = commands.add_parser("pot", help="extract the messages of every page into _build/i18n/gettext")
     pot.add_argument("--fresh", action="store_true", help="re-read every page (default: only changed ones)")
-    commands.add_parser("po", help="update locale/zh_CN/LC_MESSAGES/<page>.po from the .pot files")
+    commands.add_parser("po", help="update locale/zh_CN/LC_MESSAGES/<page>.po from the .pot files, and "
+                        "glued.po from the notebooks' glued Markdown values")
     commands.add_parser("status", help="coverage per page, and every problem; exit 1 on a problem")
     html = commands.add_parser("html", help="the Chinese HTML book in _build/zh/html")
     html.add_argument("--fresh", action="store_true")
@@ -408,10 +555,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"catalogue templates: {extract(args.fresh).relative_to(ROOT)}")
         elif args.command == "po":
             pos = update()
-            print(f"{len(pos)} catalogues updated in {LOCALE.relative_to(ROOT)}")
+            glued = update_glued()
+            print(f"{len(pos)} catalogues updated in {LOCALE.relative_to(ROOT)}, and {glued.relative_to(ROOT)}")
         elif args.command == "status":
             statuses = check()
             print(report(statuses))
+            english = [(page, value) for page in toc_files() for value in untranslated_glued(page)]
+            if english:
+                print(f"\n{len(english)} glued value(s) pasted in English into the Chinese pages (translate "
+                      f"them in {GLUED_PO.relative_to(ROOT)}):\n  "
+                      + "\n  ".join(f"{page_name(page)}: {value[:70]!r}" for page, value in english))
             problems = [f"{s.page}: {p}" for s in statuses for p in s.problems]
             if problems:
                 print(f"\n{len(problems)} problem(s):\n  " + "\n  ".join(problems), file=sys.stderr)
