@@ -53,7 +53,8 @@ COMPLETE = ["chapters/preface",
             "chapters/06_faq/evaluation",
             "chapters/appendix/results",
             "chapters/appendix/notation",
-            "chapters/appendix/bibliography"]
+            "chapters/appendix/bibliography",
+            "chapters/appendix/glossary"]
 # Notebooks whose glue roles still wait for `python -m tools.i18n qualify-glue` (none now).
 GLUE_PENDING: set[str] = set()
 
