@@ -139,6 +139,25 @@ def test_messages_with_nothing_to_translate_do_not_count():
     assert i18n.needs_translation("−4.0 points")
 
 
+def test_make_po_gives_a_message_without_words_itself_as_its_translation(tmp_path):
+    po = tmp_path / "page.po"
+    po.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=utf-8\\n"\n\n'
+                  'msgid "0.93 ± 0.01"\nmsgstr ""\n\nmsgid "`loss.backward()`"\nmsgstr ""\n\n'
+                  'msgid "Training loss"\nmsgstr ""\n', encoding="utf-8")
+    assert i18n.fill_wordless(po) == 2
+    strings = {m.id: m.string for m in i18n.read_catalogue(po) if m.id}
+    assert strings == {"0.93 ± 0.01": "0.93 ± 0.01", "`loss.backward()`": "`loss.backward()`",
+                       "Training loss": ""}                 # words: left for the translator
+    assert i18n.fill_wordless(po) == 0                      # idempotent
+
+
+@pytest.mark.parametrize("page", COMPLETE)
+def test_finished_pages_leave_no_message_empty(page):
+    path = next(p for p in i18n.toc_files() if i18n.page_name(p) == page)
+    empty = [m.id for m in i18n.read_catalogue(i18n.po_path(path)) if m.id and not m.string]
+    assert not empty, f"{page}: {len(empty)} message(s) with an empty translation (e.g. {empty[0]!r}): run `make po`"
+
+
 def test_glossary_gives_the_chinese_of_every_term():
     terms = i18n.glossary_chinese()
     assert terms["gradient descent"][0] == "梯度下降"

@@ -189,7 +189,26 @@ def update(pages: list[Path] | None = None) -> list[Path]:
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"sphinx-intl update failed:\n{done.stdout}{done.stderr}")
+    for page in pages:
+        fill_wordless(po_path(page))
     return [po_path(p) for p in pages]
+
+
+def fill_wordless(path: Path) -> int:
+    """Give every message with no words to translate (a number, a formula, a code-only table cell: see
+    :func:`needs_translation`) itself as its translation, so that the catalogue is complete for gettext's
+    own tools too (``msgfmt --statistics``), not only for :func:`page_status`. Returns how many it filled."""
+    from babel.messages.pofile import write_po
+
+    catalogue = read_catalogue(path)
+    filled = 0
+    for message in catalogue:
+        if message.id and not message.string and not needs_translation(message.id):
+            message.string, filled = message.id, filled + 1
+    if filled:
+        with path.open("wb") as handle:
+            write_po(handle, catalogue, width=0)
+    return filled
 
 
 def read_catalogue(path: Path):
@@ -439,15 +458,19 @@ def page_status(page: Path, pot_dir: Path = POT_DIR, locale: Path = LOCALE,
             if message.string and not message.fuzzy:
                 status.problems += [f"{message.id[:50]!r}: {p}" for p in translation_problems(message.id, message.string)]
             continue
-        status.to_translate += 1
-        if message.fuzzy:
-            status.fuzzy += 1
-        elif message.string:
-            status.translated += 1
-        if message.string and not message.fuzzy:
-            status.problems += [f"{message.id[:50]!r}: {p}"
-                                for p in translation_problems(message.id, message.string, glossary)]
+        _tally(status, message, glossary)
     return status
+
+
+def _tally(status: PageStatus, message, glossary: dict[str, list[str]] | None = None) -> None:
+    """Count one message that needs translating (fuzzy, translated or not) and check its translation."""
+    status.to_translate += 1
+    if message.fuzzy:
+        status.fuzzy += 1
+    elif message.string:
+        status.translated += 1
+        status.problems += [f"{message.id[:50]!r}: {p}"
+                            for p in translation_problems(message.id, message.string, glossary)]
 
 
 GLUED_NAME = "glued Markdown values (glued.po)"
@@ -472,12 +495,7 @@ def glued_status(pages: list[Path] | None = None, path: Path = GLUED_PO) -> Page
     for message in catalogue:
         if not message.id or message.id not in values or not needs_translation(message.id):
             continue
-        status.to_translate += 1
-        if message.fuzzy:
-            status.fuzzy += 1
-        elif message.string:
-            status.translated += 1
-            status.problems += [f"{message.id[:50]!r}: {p}" for p in translation_problems(message.id, message.string)]
+        _tally(status, message)
     return status
 
 
