@@ -348,3 +348,200 @@ def test_finished_pages_are_fully_translated(statuses, page):
     english = i18n.untranslated_glued(path)
     assert not english, (f"{page}: {len(english)} glued value(s) pasted in English (e.g. {english[0]!r}): "
                          f"translate them in {i18n.GLUED_PO.relative_to(ROOT)}")
+
+
+# --- the Chinese notebooks (what the Chinese edition's download button offers) ----------------------
+
+SOURCE_PO = r'''msgid ""
+msgstr ""
+"Content-Type: text/plain; charset=UTF-8\n"
+
+msgid "Losses (损失)"
+msgstr "损失"
+
+msgid "A loss is **one number** per batch, computed from {glue:text}`p.ipynb::n:d` examples and $y$."
+msgstr "损失是每个批次的**一个数**，由 {glue:text}`p.ipynb::n:d` 个样本和 $y$ 算出。"
+
+msgid "First item, continued on the next line."
+msgstr "第一项，在下一行继续。"
+
+msgid "Name"
+msgstr "名称"
+
+msgid "a | b"
+msgstr "甲 | 乙"
+
+msgid "(Forward variance)"
+msgstr "（前向方差）"
+
+msgid "Under these assumptions"
+msgstr "在上述假设下"
+
+msgid "V = n \\sigma^2."
+msgstr "V = n \\sigma^2."
+
+msgid "Proof. By symmetry."
+msgstr "证明。由对称性可得。"
+
+msgid "Exercise text."
+msgstr ""
+
+msgid "A falling curve."
+msgstr "一条下降的曲线。"
+'''
+
+SOURCE_MD = """(label)=
+# Losses (损失)
+
+A loss is **one number** per batch,
+computed from {glue:text}`p.ipynb::n:d` examples and $y$.
+
+1. First item,
+   continued on the next line.
+
+| Name | `x` |
+|---|---|
+| a \\| b | 1 |
+
+:::{prf:lemma} Forward variance
+:label: lem-x
+Under these assumptions
+
+```{math}
+:label: eq-x
+V = n \\sigma^2.
+```
+:::
+
+:::{prf:proof}
+By symmetry.
+:::
+
+```{figure} plot.png
+:alt: A falling curve.
+```
+
+```python
+print("Losses (损失)")
+```
+
+:::{exercise}
+:label: ex-x
+Exercise text.
+:::
+"""
+
+SOURCE_ZH = """(label)=
+# 损失
+
+损失是每个批次的**一个数**，由 {glue:text}`p.ipynb::n:d` 个样本和 $y$ 算出。
+
+1. 第一项，在下一行继续。
+
+| 名称 | `x` |
+|---|---|
+| 甲 \\| 乙 | 1 |
+
+:::{prf:lemma} 前向方差
+:label: lem-x
+在上述假设下
+
+```{math}
+:label: eq-x
+V = n \\sigma^2.
+```
+:::
+
+:::{prf:proof}
+由对称性可得。
+:::
+
+```{figure} plot.png
+:alt: 一条下降的曲线。
+```
+
+```python
+print("Losses (损失)")
+```
+
+:::{exercise}
+:label: ex-x
+Exercise text.
+:::
+"""
+
+
+def test_a_markdown_source_is_translated_block_by_block(tmp_path):
+    po = tmp_path / "page.po"
+    po.write_text(SOURCE_PO, encoding="utf-8")
+    messages, translations = i18n.catalogue_messages(po)
+    coverage = i18n.SourceCoverage("page")
+    assert i18n.translate_markdown(SOURCE_MD, translations, messages, coverage) == SOURCE_ZH
+    assert coverage.found_ids == messages                        # every message found, the untranslated too
+    assert not coverage.unmatched and not coverage.unplaced
+    # markdown that is no message of the catalogue is reported, and left as it is
+    coverage = i18n.SourceCoverage("page")
+    assert i18n.translate_markdown("A new paragraph.\n", translations, messages, coverage) == "A new paragraph.\n"
+    assert coverage.unmatched == ["A new paragraph."]
+
+
+@pytest.fixture(scope="module")
+def chinese_sources():
+    return {page: i18n.chinese_source(page) for page in i18n.toc_files()}
+
+
+def test_every_message_of_every_page_is_found_in_its_source(chinese_sources):
+    coverages = [coverage for _, coverage in chinese_sources.values()]
+    print("\n" + i18n.coverage_report(coverages))
+    lost = [f"{c.page}: not found: {m[:80]!r}" for c in coverages for m in c.missing + c.unplaced]
+    lost += [f"{c.page}: no message: {m[:80]!r}" for c in coverages for m in c.unmatched]
+    assert not lost, f"{len(lost)} piece(s) of the Chinese sources not matched:\n  " + "\n  ".join(lost[:20])
+    assert all(c.percent == 100.0 for c in coverages)
+
+
+def test_a_chinese_notebook_is_the_english_one_with_its_markdown_translated(chinese_sources):
+    import nbformat
+
+    for page in notebooks():
+        text, coverage = chinese_sources[page]
+        english_text = (ROOT / page).read_text(encoding="utf-8")
+        english, chinese = json.loads(english_text), json.loads(text)
+        nbformat.validate(nbformat.reads(text, as_version=4))
+        assert len(chinese["cells"]) == len(english["cells"]), page
+        translated = 0
+        for en, zh in zip(english["cells"], chinese["cells"]):
+            if en["cell_type"] != "markdown":
+                assert zh == en, f"{page}: a {en['cell_type']} cell changed"
+                continue
+            assert {k: v for k, v in zh.items() if k != "source"} == {k: v for k, v in en.items() if k != "source"}
+            translated += zh["source"] != en["source"]
+        assert translated and coverage.replaced, f"{page}: no Markdown cell translated"
+        # byte for byte the English file once the English Markdown is put back
+        for en, zh in zip(english["cells"], chinese["cells"]):
+            zh["source"] = en["source"]
+        assert json.dumps(chinese, indent=1, ensure_ascii=False) + "\n" == english_text, page
+
+
+def test_the_chinese_build_serves_the_chinese_sources(tmp_path, chinese_sources):
+    page = Path("chapters/02_core_concepts/03_losses.ipynb")
+    copied = tmp_path / "_sources" / page
+    copied.parent.mkdir(parents=True)
+    copied.write_text((ROOT / page).read_text(encoding="utf-8"), encoding="utf-8")  # what Sphinx copies
+    [coverage] = i18n.write_chinese_sources(tmp_path, [page, Path("chapters/preface.md")])  # preface: not copied
+    assert copied.read_text(encoding="utf-8") == chinese_sources[page][0] and coverage.percent == 100.0
+
+
+def test_a_chinese_notebook_runs(tmp_path, monkeypatch, chinese_sources):
+    """03_losses, Chinese, executed top to bottom in a fresh kernel, in quick mode (about 6 s), with
+    the test's own empty cache and no network (tests/conftest.py)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    page = Path("chapters/02_core_concepts/03_losses.ipynb")
+    nb = nbformat.reads(chinese_sources[page][0], as_version=4)
+    assert "损失" in "".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    monkeypatch.setenv("BOOK_QUICK", "1")                      # the kernel inherits the environment
+    NotebookClient(nb, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors

@@ -15,7 +15,11 @@ Commands (``python -m tools.i18n <command>``; the Makefile's targets call them):
     po               update every page's catalogue from them (sphinx-intl), and the catalogue of
                      glued Markdown values, glued.po, from the notebooks' stored outputs  (make po)
     status           coverage per page, and every problem check() finds; exit 1 on a problem
-    html             the Chinese HTML book: _build/zh/html                          (make book-zh)
+    html             the Chinese HTML book: _build/zh/html                          (make book-zh);
+                     the download button of each page then offers the Chinese notebook or page
+    sources [--out DIR] [PAGE ...]
+                     the Chinese notebooks and pages (their Markdown translated from the catalogues,
+                     code and outputs unchanged): coverage per page; --out writes them under DIR
     qualify-glue [--check] [NOTEBOOK ...]
                      rewrite {glue:text} roles in Markdown cells to the form that also works inside
                      a translated paragraph; --check only reports (exit 1 if any would change)
@@ -530,6 +534,319 @@ def report(statuses: list[PageStatus]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------
+# Chinese sources: what the Chinese edition's download button offers
+#
+# A message is the source of one block as MyST hands it to docutils: Sphinx's gettext builder takes a
+# paragraph's, heading's or table cell's ``rawsource``, which MyST-Parser sets to markdown-it's inline
+# content of the block (its lines joined by "\n", without the list or quote marker and the
+# indentation), and reads the newlines as spaces; a formula's message is its LaTeX. So the source is
+# parsed here with the same markdown-it configuration, every block's message is computed the same way,
+# looked up in the page's catalogue, and the block's text replaced in place by the translation: list
+# markers, headings' ``#``, fences, directive options, labels and blank lines stay as they are.
+
+
+# Directives whose body is not MyST prose: code, raw output, a bibliography, a table of contents
+# ({math}'s body is one message, its formula; {glossary}'s body is terms and indented definitions).
+_LITERAL_DIRECTIVES = {"code", "code-block", "code-cell", "sourcecode", "literalinclude", "raw", "bibliography",
+                       "toctree", "tableofcontents", "csv-table", "list-table", "mermaid", "eval-rst"}
+# Directives whose argument is a label, a path or a key, not a title
+_ARGUMENT_NOT_TEXT = {"solution", "figure", "image", "include", "math", "glossary", "glue", "glue:any",
+                      "glue:figure", "glue:math", "glue:md", "glue:text"}
+_DIRECTIVE = re.compile(r"^\{(?P<name>[^}\s]+)\}\s*(?P<argument>.*)$")
+_OPTION = re.compile(r"^\s*:(?P<key>[A-Za-z][\w-]*):(?:\s+(?P<value>.*?))?\s*$")
+_TEXT_OPTIONS = {"alt"}                          # options whose value a reader sees (Sphinx makes it a message)
+# sphinx-proof writes "Proof. " before the first paragraph of a proof (so the message holds it), and the
+# translation starts with 证明; a directive's title becomes "(title)" in sphinx-proof's messages
+_PROOF_LABEL = "Proof. "
+_PROOF_LABEL_ZH = re.compile(r"^\s*证明\s*[。：:．.]?\s*")
+
+
+@dataclass
+class _Piece:
+    """One translatable piece of MyST Markdown: a paragraph, a heading, a list item's or table cell's
+    text, a directive's title or ``:alt:``, a formula, a glossary term. ``content`` is its text as
+    markdown-it gives it; ``first`` and ``last`` are the lines that hold it."""
+    first: int
+    last: int
+    content: str
+    keys: tuple[tuple[str, str], ...]            # (msgid, how its msgstr is pasted: "", "proof", "title")
+    inline: bool = False                         # inside one line (a table cell, a title, an option)
+    table: bool = False                          # a table cell: "|" in the text is written "\|"
+
+
+def message_of(content: str) -> str:
+    """The msgid Sphinx makes of a block's source (``sphinx.util.nodes.extract_messages``)."""
+    return content.replace("\n", " ").strip()
+
+
+_md_parser = None
+
+
+def _markdown_parser():
+    """markdown-it configured as MyST-Parser is for the book (``_config.yml``'s MyST extensions)."""
+    global _md_parser
+    if _md_parser is None:
+        import yaml
+        from markdown_it.renderer import RendererHTML
+        from myst_parser.config.main import MdParserConfig
+        from myst_parser.parsers.mdit import create_md_parser
+
+        config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+        extensions = set(config.get("parse", {}).get("myst_enable_extensions", []))
+        _md_parser = create_md_parser(MdParserConfig(enable_extensions=extensions), RendererHTML)
+    return _md_parser
+
+
+def _directive_options(lines: list[str]) -> tuple[list[tuple[int, str, str]], int]:
+    """A directive's options (``:key: value`` lines, or a ``---`` YAML block) and the index of its
+    body's first line: ``([(line, key, value), ...], body)``."""
+    if lines and lines[0].strip() == "---":
+        end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), len(lines) - 1)
+        return [], end + 1
+    options, i = [], 0
+    while i < len(lines) and (m := _OPTION.match(lines[i])):
+        options.append((i, m.group("key"), m.group("value") or ""))
+        i += 1
+    return options, i
+
+
+def _glossary_pieces(lines: list[str], offset: int) -> list[_Piece]:
+    """A ``{glossary}`` body: a term on a line of its own (a message), its definition indented below
+    (MyST, parsed as such)."""
+    found, i = [], 0
+    while i < len(lines):
+        line = lines[i]
+        if line.strip() and not line[0].isspace():
+            found.append(_Piece(offset + i, offset + i, line.strip(), ((line.strip(), ""),), inline=True))
+            i += 1
+            continue
+        if not line.strip():
+            i += 1
+            continue
+        start = i
+        while i < len(lines) and (not lines[i].strip() or lines[i][0].isspace()):
+            i += 1
+        block = lines[start:i]
+        indent = min(len(b) - len(b.lstrip()) for b in block if b.strip())
+        found += _pieces("\n".join(b[indent:] for b in block), offset + start)
+    return found
+
+
+def _pieces(text: str, offset: int = 0, proof: bool = False) -> list[_Piece]:
+    """The translatable pieces of MyST Markdown ``text``, lines counted from ``offset``; in a proof's
+    body (``proof``), the first paragraph's message may start with sphinx-proof's label."""
+    found: list[_Piece] = []
+    in_table = False
+    for token in _markdown_parser().parse(text):
+        if token.type in ("table_open", "table_close"):
+            in_table = token.type == "table_open"
+        elif token.type == "inline" and token.map:
+            first, last = token.map[0] + offset, token.map[1] - 1 + offset
+            keys = ((message_of(token.content), ""),)
+            if proof and not any(not p.inline for p in found):
+                keys = ((_PROOF_LABEL + keys[0][0], "proof"),) + keys
+            found.append(_Piece(first, first if in_table else last, token.content, keys, in_table, in_table))
+        elif token.type in ("math_block", "math_block_label", "amsmath") and token.map:
+            found.append(_Piece(token.map[0] + offset, token.map[1] - 1 + offset, token.content,
+                                ((token.content.strip(), ""),)))
+        elif token.type in ("fence", "colon_fence") and token.map:
+            directive = _DIRECTIVE.match(token.info.strip())
+            if not directive or directive.group("name") in _LITERAL_DIRECTIVES:
+                continue                                   # a code block, or a directive without prose
+            name, argument = directive.group("name"), directive.group("argument").strip()
+            line = token.map[0] + offset                   # the fence's line; its body starts below
+            lines = token.content.split("\n")
+            options, body = _directive_options(lines)
+            if argument and name not in _ARGUMENT_NOT_TEXT:
+                found.append(_Piece(line, line, argument, ((argument, "title"), (f"({argument})", "title")),
+                                    inline=True))
+            for number, key, value in options:
+                if key in _TEXT_OPTIONS and value:
+                    found.append(_Piece(line + 1 + number, line + 1 + number, value, ((value, ""),), inline=True))
+            rest = "\n".join(lines[body:])
+            if name == "math":
+                found.append(_Piece(line + 1 + body, token.map[1] - 1 + offset, rest, ((rest.strip(), ""),)))
+            elif name == "glossary":
+                found += _glossary_pieces(lines[body:], line + 1 + body)
+            else:
+                found += _pieces(rest, line + 1 + body, proof=name == "prf:proof")
+    return found
+
+
+def _paste(msgstr: str, how: str) -> str:
+    """A translation as it goes into the source: without sphinx-proof's label or the parentheses it
+    puts around a title (the build adds them again)."""
+    if how == "proof":
+        return _PROOF_LABEL_ZH.sub("", msgstr, count=1)
+    if how == "title" and msgstr[:1] in "(（" and msgstr[-1:] in ")）":
+        return msgstr[1:-1].strip()
+    return msgstr
+
+
+def _locate(lines: list[str], piece: _Piece, start: int = 0) -> tuple[int, int] | None:
+    """Where ``piece``'s text is: its start column in ``lines[piece.first]`` and its end column in
+    ``lines[piece.last]`` (None if it is not found there)."""
+    parts = piece.content.split("\n")
+    head, tail = parts[0].strip(), parts[-1].strip()
+    for variant in ([head, head.replace("|", "\\|")] if piece.table else [head]):
+        column = lines[piece.first].find(variant, start)
+        if column < 0:
+            continue
+        if len(parts) == 1:
+            return column, column + len(variant)
+        end = lines[piece.last].rfind(tail)
+        if end >= 0 and piece.last > piece.first:
+            return column, end + len(tail)
+    return None
+
+
+@dataclass
+class SourceCoverage:
+    """How much of a page's catalogue :func:`chinese_source` found in the page's source."""
+    page: str
+    messages: int = 0               # messages of the catalogue the source holds (all but those outside it)
+    to_translate: int = 0           # of which have words to translate
+    found: int = 0                  # of those, found in the source
+    outside: int = 0                # messages from outside the source's text (code cells' metadata, _toc.yml)
+    replaced: int = 0               # pieces of the source whose text the translation replaced
+    missing: list[str] = field(default_factory=list)      # messages with words not found in the source
+    unmatched: list[str] = field(default_factory=list)    # source pieces with words that are no message
+    unplaced: list[str] = field(default_factory=list)     # messages found but not located in the lines
+    found_ids: set[str] = field(default_factory=set)
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.found / self.to_translate if self.to_translate else 100.0
+
+
+def translate_markdown(text: str, translations: dict[str, str], messages: set[str] | None = None,
+                       coverage: SourceCoverage | None = None) -> str:
+    """MyST Markdown ``text`` with every piece whose message has a translation in ``translations``
+    (msgid -> msgstr) replaced by it; ``messages`` (the catalogue's msgids, translated or not) decides
+    which pieces count as found (recorded in ``coverage``). The markup around the pieces stays."""
+    coverage = coverage if coverage is not None else SourceCoverage("")
+    messages = set(translations) if messages is None else messages
+    lines = text.split("\n")
+    edits: list[tuple[int, int, int, int, str]] = []       # (first line, start column, last line, end column, new)
+    cursor: dict[int, int] = {}                            # inline pieces: where the next search on a line starts
+    for piece in _pieces(text):
+        key, how = next(((k, h) for k, h in piece.keys if k in messages), (None, ""))
+        if key is None:
+            if needs_translation(message_of(piece.content)):
+                coverage.unmatched.append(message_of(piece.content))
+            continue
+        coverage.found_ids.add(key)
+        where = _locate(lines, piece, cursor.get(piece.first, 0) if piece.inline else 0)
+        if where is None:
+            coverage.unplaced.append(key)
+            continue
+        if piece.inline:
+            cursor[piece.first] = where[1]
+        msgstr = translations.get(key)
+        if not msgstr or msgstr == key:
+            continue
+        new = _paste(msgstr, how)
+        if piece.table:
+            new = re.sub(r"(?<!\\)\|", r"\\|", new)
+        edits.append((piece.first, where[0], piece.last, where[1], new))
+    for first, start, last, end, new in sorted(edits, reverse=True):      # bottom up, right to left
+        lines[first:last + 1] = [lines[first][:start] + new + lines[last][end:]]
+        coverage.replaced += 1
+    return "\n".join(lines)
+
+
+def catalogue_messages(po: Path) -> tuple[set[str], dict[str, str]]:
+    """Every msgid of a page's catalogue, and msgid -> msgstr of those translated and not fuzzy."""
+    catalogue = read_catalogue(po)
+    return ({m.id for m in catalogue if m.id},
+            {m.id: m.string for m in catalogue if m.id and m.string and not m.fuzzy})
+
+
+def outside_messages(nb: dict | None = None, root: Path = ROOT) -> set[str]:
+    """Messages that come from outside a page's text: the part captions of ``_toc.yml`` (the root
+    page's table of contents) and, for a notebook ``nb``, its code cells' metadata (a figure's caption,
+    an output image's alt text: ``mystnb.figure.caption``, ``mystnb.image.alt``), which a notebook
+    shows nowhere and which stays as it is (metadata is not translated)."""
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    found = {message_of(part["caption"]) for part in toc.get("parts", []) if part.get("caption")}
+    for cell in (nb or {}).get("cells", []):
+        mystnb = cell.get("metadata", {}).get("mystnb", {})
+        for group, key in (("figure", "caption"), ("image", "alt"), ("figure", "alt")):
+            value = mystnb.get(group, {}).get(key) if isinstance(mystnb.get(group), dict) else None
+            if isinstance(value, str) and value.strip():
+                found.add(message_of(value))
+    return found
+
+
+def translate_notebook(nb: dict, messages: set[str], translations: dict[str, str],
+                       coverage: SourceCoverage) -> dict:
+    """The Chinese notebook: ``nb`` with its Markdown cells translated (:func:`translate_markdown`);
+    every code cell (source, outputs, metadata) and the notebook's metadata are the same objects."""
+    chinese = dict(nb)
+    chinese["cells"] = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            new = translate_markdown(source, translations, messages, coverage)
+            cell = {**cell, "source": new.splitlines(keepends=True) if isinstance(cell["source"], list) else new}
+        chinese["cells"].append(cell)
+    return chinese
+
+
+def chinese_source(page: Path, root: Path = ROOT, locale: Path = LOCALE) -> tuple[str, SourceCoverage]:
+    """The Chinese version of ``page`` (a notebook or a MyST Markdown page, relative to ``root``) from
+    its catalogue, as the text of the file, and its coverage: how many of the catalogue's messages with
+    words to translate it found in the source (those from outside the text counted apart). A notebook
+    is written as nbformat writes it (one-space indent, UTF-8, a final newline), as the book's are."""
+    messages, translations = catalogue_messages(po_path(page, locale))
+    text = (root / page).read_text(encoding="utf-8")
+    coverage = SourceCoverage(page_name(page))
+    if page.suffix == ".ipynb":
+        nb = json.loads(text)
+        outside = outside_messages(nb, root) & messages
+        chinese = json.dumps(translate_notebook(nb, messages, translations, coverage), indent=1,
+                             ensure_ascii=False) + "\n"
+    else:
+        outside = outside_messages(None, root) & messages
+        chinese = translate_markdown(text, translations, messages, coverage)
+    inside = messages - outside
+    wanted = {m for m in inside if needs_translation(m)}
+    coverage.messages, coverage.to_translate, coverage.outside = len(inside), len(wanted), len(outside)
+    coverage.found = len(wanted & coverage.found_ids)
+    coverage.missing = sorted(wanted - coverage.found_ids)
+    return chinese, coverage
+
+
+def coverage_report(coverages: list[SourceCoverage]) -> str:
+    """A table: page, messages with words found in the source / all of them, outside the text, pieces replaced."""
+    lines = [f"{'page':48} {'found':>9} {'%':>6} {'outside':>7} {'replaced':>8}"]
+    for c in coverages:
+        lines.append(f"{c.page:48} {c.found:4d}/{c.to_translate:<4d} {c.percent:5.1f}% {c.outside:7d} {c.replaced:8d}")
+    found, total = sum(c.found for c in coverages), sum(c.to_translate for c in coverages)
+    lines.append(f"{'all ' + str(len(coverages)) + ' pages':48} {found:4d}/{total:<4d} "
+                 f"{100.0 * found / max(total, 1):5.1f}% {sum(c.outside for c in coverages):7d} "
+                 f"{sum(c.replaced for c in coverages):8d}")
+    return "\n".join(lines)
+
+
+def write_chinese_sources(html: Path, pages: list[Path] | None = None) -> list[SourceCoverage]:
+    """Replace the English sources that a Chinese HTML build copied to ``html/_sources`` (what each
+    page's download button links to: ``_sources/<page>.ipynb`` or ``.md``) by the Chinese ones."""
+    coverages = []
+    for page in toc_files() if pages is None else pages:
+        target = html / "_sources" / page
+        if not target.is_file():                        # a page Sphinx did not copy (html_copy_source off)
+            continue
+        text, coverage = chinese_source(page)
+        if target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
+        coverages.append(coverage)
+    return coverages
+
+
+# ---------------------------------------------------------------------------------------------------
 # the Chinese build
 
 
@@ -540,6 +857,15 @@ def build_html(fresh: bool = False) -> Path:
     status = _jupyter_book_build("html", ZH_BUILD / "html", ZH_BUILD / ".doctrees", overrides, fresh=fresh)
     if status:
         raise RuntimeError(f"the Chinese HTML build failed (exit {status}); its warnings are above")
+    # the download button links to _sources/<page>.ipynb (.md): the Chinese notebook (page), not the English
+    coverages = write_chinese_sources(ZH_BUILD / "html")
+    found, total = sum(c.found for c in coverages), sum(c.to_translate for c in coverages)
+    print(f"Chinese sources for the download button: {len(coverages)} pages in "
+          f"{(ZH_BUILD / 'html' / '_sources').relative_to(ROOT)}, {found} of {total} messages translated in place")
+    missing = [f"{c.page}: {m[:70]!r}" for c in coverages for m in c.missing]
+    if missing:
+        raise RuntimeError(f"{len(missing)} message(s) not found in their page's source (python -m tools.i18n "
+                           "sources lists them):\n  " + "\n  ".join(missing[:10]))
     return ZH_BUILD / "html" / "index.html"
 
 
@@ -562,6 +888,10 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("po", help="update locale/zh_CN/LC_MESSAGES/<page>.po from the .pot files, and "
                         "glued.po from the notebooks' glued Markdown values")
     commands.add_parser("status", help="coverage per page, and every problem; exit 1 on a problem")
+    sources = commands.add_parser("sources", help="the Chinese notebooks and pages (Markdown translated from the "
+                                  "catalogues): coverage per page; --out DIR also writes them there")
+    sources.add_argument("--out", type=Path, help="write each Chinese source under DIR/<page>.ipynb (.md)")
+    sources.add_argument("pages", nargs="*", type=Path, help="default: every page of _toc.yml")
     html = commands.add_parser("html", help="the Chinese HTML book in _build/zh/html")
     html.add_argument("--fresh", action="store_true")
     glue = commands.add_parser("qualify-glue", help="qualify the {glue:text} roles of notebooks' Markdown cells")
@@ -586,6 +916,21 @@ def main(argv: list[str] | None = None) -> int:
             problems = [f"{s.page}: {p}" for s in statuses for p in s.problems]
             if problems:
                 print(f"\n{len(problems)} problem(s):\n  " + "\n  ".join(problems), file=sys.stderr)
+                return 1
+        elif args.command == "sources":
+            pages = [p.resolve().relative_to(ROOT) if p.is_absolute() or p.exists() else p for p in args.pages]
+            coverages = []
+            for page in pages or toc_files():
+                text, coverage = chinese_source(page)
+                coverages.append(coverage)
+                if args.out:
+                    (args.out / page).parent.mkdir(parents=True, exist_ok=True)
+                    (args.out / page).write_text(text, encoding="utf-8")
+            print(coverage_report(coverages))
+            lost = [f"{c.page}: not in the source: {m[:70]!r}" for c in coverages for m in c.missing + c.unplaced]
+            lost += [f"{c.page}: no message: {m[:70]!r}" for c in coverages for m in c.unmatched]
+            if lost:
+                print(f"\n{len(lost)} problem(s):\n  " + "\n  ".join(lost), file=sys.stderr)
                 return 1
         elif args.command == "html":
             print(f"The Chinese book: {build_html(args.fresh)}")
