@@ -173,9 +173,19 @@ def _jupyter_book_build(builder: str, outdir: Path, doctrees: Path, overrides: d
     return subprocess.run([sys.executable, "-c", program], cwd=ROOT).returncode
 
 
+# The gettext build shows a cell's output image, not its text/plain stand-in ("<Figure size ...>"), so that
+# the image's alt text (mystnb.image.alt in the cell's metadata) is a message: MyST-NB picks one of an
+# output's formats per builder after parsing, and its choice for gettext drops images. The Chinese build
+# parses every format before that choice, so Sphinx's Locale transform translates the alt of the image it
+# shows (the output itself stays as it is: _ext/book_i18n.py).
+GETTEXT_OVERRIDES = {"nb_mime_priority_overrides": [
+    ["gettext", "image/svg+xml", 1], ["gettext", "image/png", 2], ["gettext", "image/jpeg", 3],
+    ["gettext", "image/gif", 4]]}
+
+
 def extract(fresh: bool = False) -> Path:
     """Run Sphinx's gettext builder over the book: one ``.pot`` per page under :data:`POT_DIR`."""
-    status = _jupyter_book_build("gettext", POT_DIR, I18N_BUILD / ".doctrees", fresh=fresh)
+    status = _jupyter_book_build("gettext", POT_DIR, I18N_BUILD / ".doctrees", GETTEXT_OVERRIDES, fresh=fresh)
     if status:
         raise RuntimeError(f"the gettext build failed (exit {status}); its warnings are above")
     return POT_DIR
