@@ -38,8 +38,8 @@ def pytest_collection_finish(session) -> None:
     if session.config.option.collectonly or not any(
             str(item.path).endswith(".ipynb") for item in session.items):
         return
-    from utils.data import check_data
-    from utils.files import DataError
+    from utils.data.datasets import check_data
+    from utils.data.files import DataError
 
     try:
         check_data()

@@ -20,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def locate_shared_data() -> Path:
     """``$BOOK_DATA_DIR`` if set (a relative path is taken from the repository root, as
-    ``utils.files`` does), else ``<repo root>/../shared/data``."""
+    ``utils.data.files`` does), else ``<repo root>/../shared/data``."""
     env = os.environ.get("BOOK_DATA_DIR", "").strip()
     return (REPO_ROOT / Path(env).expanduser()).resolve() if env else (REPO_ROOT / ".." / "shared" / "data").resolve()
 

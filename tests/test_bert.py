@@ -1,4 +1,4 @@
-"""utils.bert: a BERT encoder from the book's blocks, loaded through an explicit name map and
+"""utils.models.bert: a BERT encoder from the book's blocks, loaded through an explicit name map and
 matched to Hugging Face's BertModel (a small random one here; the notebook checks MiniLM)."""
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from utils import bert, recipes
+from utils.models import bert
+from utils.training import recipes
 
 from error_facts import raises_naming
 

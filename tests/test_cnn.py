@@ -1,4 +1,4 @@
-"""utils.cnn: the article's CNN (225,034 parameters, Keras' shapes and init) and the improved CNN;
+"""utils.models.cnn: the article's CNN (225,034 parameters, Keras' shapes and init) and the improved CNN;
 their configs and inputs are checked with clear errors. (Augmentation and recipes: test_recipes.py.)"""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from utils import count_parameters
-from utils.cnn import ArticleCNN, ArticleCNNConfig, ImprovedCNN, ImprovedCNNConfig
+from utils.models.cnn import ArticleCNN, ArticleCNNConfig, ImprovedCNN, ImprovedCNNConfig
 
 from error_facts import raises_naming
 

@@ -1,4 +1,4 @@
-"""utils.conv against PyTorch: conv2d, max_pool2d, Conv2d, MaxPool2d and the output-size formula."""
+"""utils.layers.conv against PyTorch: conv2d, max_pool2d, Conv2d, MaxPool2d and the output-size formula."""
 import random
 
 import pytest
@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from utils import check_against
-from utils.conv import Conv2d, MaxPool2d, conv2d, conv_output_size, max_pool2d
+from utils.layers.conv import Conv2d, MaxPool2d, conv2d, conv_output_size, max_pool2d
 
 from error_facts import raises_naming
 

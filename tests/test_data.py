@@ -1,4 +1,5 @@
-"""utils.data: the book's data sets (real files from the shared data folder) and their splits."""
+"""utils.data.datasets: the book's data sets (real files from the shared data folder), their splits and
+the seeded loader."""
 from __future__ import annotations
 
 import gzip
@@ -9,8 +10,8 @@ import pytest
 import torch
 
 import utils
-from utils.data import MR_CLASSES, read_idx
-from utils.files import package_dir
+from utils.data.datasets import MR_CLASSES, read_idx, seeded_loader
+from utils.data.files import package_dir
 
 from error_facts import raises_naming
 
@@ -249,7 +250,7 @@ def tiny_text(tmp_path, monkeypatch):
     """load_tiny_shakespeare reads a 10-character text instead of the real file."""
     path = tmp_path / "input.txt"
     path.write_text("First Citi", encoding="utf-8")
-    monkeypatch.setattr(utils.data, "fetch", lambda spec: path)
+    monkeypatch.setattr(utils.data.datasets, "fetch", lambda spec: path)
     return path
 
 
@@ -326,7 +327,7 @@ def test_eval_batch_size_is_a_named_constant():
 
 # --------------------------------------------------------------------------- the check before notebooks run
 def test_check_data_finds_and_verifies_every_file(shared_data):
-    from utils.data import check_data
+    from utils.data.datasets import check_data
 
     paths = check_data()
     assert len(paths) == 4 + 2 + 1 + 4          # Fashion-MNIST, MR, Tiny Shakespeare, MiniLM
@@ -334,7 +335,7 @@ def test_check_data_finds_and_verifies_every_file(shared_data):
 
 
 def test_check_data_without_data_names_the_file_and_the_fix(tmp_path, monkeypatch):
-    from utils.data import check_data
+    from utils.data.datasets import check_data
 
     monkeypatch.setenv("BOOK_DATA_DIR", str(tmp_path))
     with pytest.raises(utils.MissingDataError, match=r"(?s)is missing.*Provide it in one of these ways"):
@@ -358,3 +359,24 @@ def test_notebook_run_without_data_stops_with_one_clear_message(tmp_path):
     assert "the notebooks cannot run: their data is missing or corrupt" in output
     assert "Provide it in one of these ways" in output
     assert "Traceback" not in output
+
+
+# --------------------------------------------------------------------------- seeded_loader
+def test_seeded_loader_repeats_by_its_own_seed():
+    data = torch.utils.data.TensorDataset(torch.arange(30))
+    order = lambda seed: [b[0].tolist() for b in seeded_loader(data, 7, shuffle=True, seed=seed)]  # noqa: E731
+    torch.manual_seed(0)
+    first = order(4)
+    torch.manual_seed(1)                                           # the global state does not matter
+    assert order(4) == first and order(5) != first
+    assert sorted(sum(first, [])) == list(range(30)) and [len(b) for b in first] == [7, 7, 7, 7, 2]
+    assert [b[0].tolist() for b in seeded_loader(data, 10)] == [list(range(10)), list(range(10, 20)),
+                                                                list(range(20, 30))]
+
+
+def test_seeded_loader_collate_and_batch_size():
+    data = torch.utils.data.TensorDataset(torch.arange(4))
+    loader = seeded_loader(data, 2, collate_fn=lambda items: sum(int(i[0]) for i in items))
+    assert list(loader) == [1, 5]
+    with raises_naming(ValueError, "batch_size", 0):
+        seeded_loader(data, 0)

@@ -1,7 +1,7 @@
-"""utils.distributed: data-parallel training with torchrun equals single-process training.
+"""utils.training.distributed: data-parallel training with torchrun equals single-process training.
 
 One torchrun launch with 2 processes (gloo, CPU) is shared by the module; its step-0 gradient and
-its loss curve are compared with :func:`utils.distributed.train` in this process on the same global
+its loss curve are compared with :func:`utils.training.distributed.train` in this process on the same global
 batches. Nothing here is timed: the tests check results, not speed.
 """
 from __future__ import annotations
@@ -13,9 +13,9 @@ import sys
 import pytest
 import torch
 
-from utils import distributed
-from utils.gpt import GPTConfig
-from utils.lm import WindowBatches
+from utils.data.windows import WindowBatches
+from utils.models.gpt import GPTConfig
+from utils.training import distributed
 
 from error_facts import raises_naming
 
@@ -139,7 +139,7 @@ def test_launch_timeout_stops_torchrun_and_says_so():
 
 
 def test_cli_help():
-    done = subprocess.run([sys.executable, "-m", "utils.distributed", "--help"], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "utils.training.distributed", "--help"], capture_output=True, text=True,
                           timeout=60, cwd=distributed.REPO_ROOT)
     assert done.returncode == 0, done.stderr
     for option in ("--steps", "--global-batch", "--seq-len", "--check-grad", "--grad-out", "--backend"):

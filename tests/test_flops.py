@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from utils import flops, gpt
+from utils.models import gpt
+from utils.training import flops
 
 
 def test_matmul_weights_counts_2d_weights_once_without_positions():

@@ -1,4 +1,4 @@
-"""utils.gpt and the causal / cached attention it uses: shapes, causality, the KV cache reproducing
+"""utils.models.gpt and the causal / cached attention it uses: shapes, causality, the KV cache reproducing
 full recomputation, weight tying, errors, and a short training run that learns."""
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from utils import gpt, lm, recipes, transformer
+from utils.layers import transformer
+from utils.models import gpt, lm
+from utils.training import recipes
 
 from error_facts import raises_naming
 

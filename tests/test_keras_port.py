@@ -1,10 +1,11 @@
-"""utils.keras_port: Keras 3 runs on the torch backend, and the article's Keras models copied into the
+"""utils.models.keras_port: Keras 3 runs on the torch backend, and the article's Keras models copied into the
 book's ports give the same outputs; a wrong layout (a plain transpose, another gate order) is detected."""
 import numpy as np
 import pytest
 import torch
 
-from utils import cnn, keras_port, text
+from utils.data import text
+from utils.models import cnn, keras_port, text_classifier
 
 keras = keras_port.load_keras()
 
@@ -93,7 +94,7 @@ def _sentences(vocab=50, width=12):
 
 
 def _port(classes=2, vocab=50):
-    return text.SentenceClassifier(text.SentenceClassifierConfig(vocab_size=vocab, embed_dim=10, hidden_size=16,
+    return text_classifier.SentenceClassifier(text_classifier.SentenceClassifierConfig(vocab_size=vocab, embed_dim=10, hidden_size=16,
                                                                  num_classes=classes))
 
 
@@ -122,11 +123,11 @@ def test_rnn_with_gates_in_another_order_is_detected():
 def test_rnn_copy_refuses_a_model_of_another_shape():
     model = _article_rnn()
     with pytest.raises(ValueError, match="do not fit"):
-        keras_port.sentence_classifier_to_torch(model, text.SentenceClassifier(
-            text.SentenceClassifierConfig(vocab_size=50, embed_dim=10, hidden_size=8)))
+        keras_port.sentence_classifier_to_torch(model, text_classifier.SentenceClassifier(
+            text_classifier.SentenceClassifierConfig(vocab_size=50, embed_dim=10, hidden_size=8)))
     with pytest.raises(ValueError, match="unidirectional"):
-        keras_port.sentence_classifier_to_torch(model, text.SentenceClassifier(
-            text.SentenceClassifierConfig(vocab_size=50, embed_dim=10, hidden_size=16, bidirectional=True)))
+        keras_port.sentence_classifier_to_torch(model, text_classifier.SentenceClassifier(
+            text_classifier.SentenceClassifierConfig(vocab_size=50, embed_dim=10, hidden_size=16, bidirectional=True)))
 
 
 def test_cnn_copy_refuses_another_model():

@@ -1,4 +1,4 @@
-"""utils.metrics: accuracy and the confusion matrix, from their definitions."""
+"""utils.training.metrics: accuracy and the confusion matrix, from their definitions."""
 from __future__ import annotations
 
 import numpy as np
@@ -102,7 +102,7 @@ def test_confusion_matrix_needs_a_positive_int_class_count(num_classes, error):
 
 
 # --------------------------------------------------------------------------- uncertainty
-from utils import metrics  # noqa: E402
+from utils.training import metrics  # noqa: E402
 
 
 def test_accuracy_se_is_the_spread_of_simulated_accuracies():
@@ -160,38 +160,38 @@ def test_spearman_matches_scipy_with_and_without_ties(seed):
     rounded = torch.round(b * 2) / 2                               # some ties
     for x, y in [(a, b), (a, binary), (binary, rounded), (rounded, a)]:
         expected = scipy.stats.spearmanr(x.numpy(), y.numpy()).statistic
-        assert utils.metrics.spearman(x, y) == pytest.approx(expected, abs=1e-12)
-    assert utils.metrics.spearman(a.view(10, 20), b.view(20, 10)) == pytest.approx(
+        assert utils.training.metrics.spearman(x, y) == pytest.approx(expected, abs=1e-12)
+    assert utils.training.metrics.spearman(a.view(10, 20), b.view(20, 10)) == pytest.approx(
         scipy.stats.spearmanr(a.numpy(), b.numpy()).statistic, abs=1e-12)
 
 
 def test_average_ranks_match_scipy_rankdata():
     import scipy.stats
     x = torch.tensor([3.0, 1.0, 3.0, 2.0, 3.0, 1.0])
-    np.testing.assert_allclose(utils.metrics.average_ranks(x).numpy(),
+    np.testing.assert_allclose(utils.training.metrics.average_ranks(x).numpy(),
                                scipy.stats.rankdata(x.numpy(), method="average"))
 
 
 def test_spearman_edge_cases():
-    assert np.isnan(utils.metrics.spearman(torch.ones(5), torch.arange(5.0)))
-    assert utils.metrics.spearman(torch.arange(5.0), -torch.arange(5.0)) == pytest.approx(-1.0)
+    assert np.isnan(utils.training.metrics.spearman(torch.ones(5), torch.arange(5.0)))
+    assert utils.training.metrics.spearman(torch.arange(5.0), -torch.arange(5.0)) == pytest.approx(-1.0)
     with pytest.raises(ValueError, match="same number"):
-        utils.metrics.spearman(torch.ones(3), torch.ones(4))
+        utils.training.metrics.spearman(torch.ones(3), torch.ones(4))
 
 
 def test_precision_at_k_and_its_random_baseline():
     import scipy.stats
     scores = torch.tensor([0.9, 0.1, 0.8, 0.8, 0.2])
     relevant = torch.tensor([True, False, False, True, False])
-    assert utils.metrics.precision_at_k(scores, relevant, 1) == 1.0
-    assert utils.metrics.precision_at_k(scores, relevant, 2) == 0.5    # stable tie: index 2 first
-    assert utils.metrics.precision_at_k(scores, relevant, 3) == pytest.approx(2 / 3)
+    assert utils.training.metrics.precision_at_k(scores, relevant, 1) == 1.0
+    assert utils.training.metrics.precision_at_k(scores, relevant, 2) == 0.5    # stable tie: index 2 first
+    assert utils.training.metrics.precision_at_k(scores, relevant, 3) == pytest.approx(2 / 3)
     n, m, k = 1000, 50, 100
-    mean, sd = utils.metrics.random_precision_at_k(n, m, k)
+    mean, sd = utils.training.metrics.random_precision_at_k(n, m, k)
     hyper = scipy.stats.hypergeom(n, m, k)
     assert mean == pytest.approx(hyper.mean() / k)
     assert sd == pytest.approx(hyper.std() / k)
     with pytest.raises(ValueError, match="k"):
-        utils.metrics.precision_at_k(scores, relevant, 6)
+        utils.training.metrics.precision_at_k(scores, relevant, 6)
     with pytest.raises(ValueError, match="at most n"):
-        utils.metrics.random_precision_at_k(10, 11, 3)
+        utils.training.metrics.random_precision_at_k(10, 11, 3)

@@ -1,4 +1,4 @@
-"""utils.optim: the Newton-Schulz iteration written out (against the SVD and against PyTorch's Muon
+"""utils.training.optim: the Newton-Schulz iteration written out (against the SVD and against PyTorch's Muon
 step), which parameters Muon trains, and the combined optimizer under one scheduler."""
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from utils import gpt
-from utils.optim import CombinedOptimizer, Muon, hidden_matrices, muon_with_adamw, newton_schulz
-from utils.recipes import LMRecipe
+from utils.models import gpt
+from utils.training.optim import CombinedOptimizer, Muon, hidden_matrices, muon_with_adamw, newton_schulz
+from utils.training.recipes import LMRecipe
 
 from error_facts import raises_naming
 

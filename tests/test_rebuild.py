@@ -20,7 +20,8 @@ import nbformat
 import pytest
 
 from tools import rebuild
-from utils import pages, weights
+from utils import pages
+from utils.data import weights
 
 MATMUL_N = 64                      # the record's matmul rate, measured small: the tests time nothing
 
@@ -37,8 +38,8 @@ PROVIDER = ("from myst_nb import glue\nimport secrets\n", "glue('token', secrets
 # reads the provider's stored value, as utils.pages.value does; quoting its file name declares the read
 READER = ("from pathlib import Path\nfrom myst_nb import glue\nfrom utils.pages import glued_values\n"
           "glue('copy', int(glued_values(Path('provider.ipynb'))['token']))",)
-# trains the weights 'tiny' unless they are cached (utils.weights logs which)
-WEIGHTS = ("import torch\nfrom utils import weights\nmodel = torch.nn.Linear(2, 1)\n"
+# trains the weights 'tiny' unless they are cached (utils.data.weights logs which)
+WEIGHTS = ("import torch\nfrom utils.data import weights\nmodel = torch.nn.Linear(2, 1)\n"
            "def train():\n    with torch.no_grad():\n        model.weight.add_(1.0)\n"
            "weights.load_or_train('tiny', model, train)",)
 

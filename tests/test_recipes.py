@@ -1,4 +1,4 @@
-"""utils.recipes: augmentation (shape, range, seeding, only shifts and mirrors), the recipes' one
+"""utils.training.recipes: augmentation (shape, range, seeding, only shifts and mirrors), the recipes' one
 shape (optimizer, scheduler, loss), their validation, and the two entry points, which must train
 exactly as the hand-written code they replace."""
 from __future__ import annotations
@@ -12,11 +12,12 @@ import torch.nn.functional as F
 from torch import nn
 
 import utils
-from utils import recipes
-from utils import lm
-from utils.cnn import ImprovedCNN, ImprovedCNNConfig
-from utils.recipes import (IMPROVED_RECIPE, AugmentedBatches, ClassifierRecipe, LMRecipe, Recipe, augment,
-                           train_classifier, train_lm, warmup_cosine)
+from utils.data import windows
+from utils.models import lm
+from utils.models.cnn import ImprovedCNN, ImprovedCNNConfig
+from utils.training import recipes
+from utils.training.recipes import (IMPROVED_RECIPE, AugmentedBatches, ClassifierRecipe, LMRecipe, Recipe, augment,
+                                    train_classifier, train_lm, warmup_cosine)
 
 from error_facts import raises_naming
 
@@ -267,10 +268,10 @@ def test_train_lm_trains_exactly_as_the_hand_written_cell_did():
     history = train_lm(ours, periodic_text(), periodic_text(100), recipe, seed=2, log=False)
 
     reference = tiny_lstm()
-    val_x, val_y = lm.evaluation_windows(periodic_text(100), 3, 8, seed=0)
+    val_x, val_y = windows.evaluation_windows(periodic_text(100), 3, 8, seed=0)
     optimizer = torch.optim.AdamW(reference.parameters(), lr=1e-2, weight_decay=0.0)
     factor = lambda step: warmup_cosine(step, 30, 3, 0.1)  # noqa: E731
-    expected = utils.fit(reference, lm.WindowBatches(periodic_text(), 4, 8, seed=2), lm.lm_loss, optimizer,
+    expected = utils.fit(reference, windows.WindowBatches(periodic_text(), 4, 8, seed=2), lm.lm_loss, optimizer,
                          steps=30, scheduler=torch.optim.lr_scheduler.LambdaLR(optimizer, factor), clip_grad_norm=1.0,
                          eval_every=10, evaluate=lambda m: {"val_loss": lm.estimate_loss(m, val_x, val_y)}, log=False)
     assert history["val_loss"] == expected["val_loss"] and history["train_loss"] == expected["train_loss"]
@@ -287,7 +288,7 @@ def test_classifier_recipe_shift_and_flip_reach_the_augmentation():
     augmentation at all, so it must train exactly like augment=False."""
     import dataclasses
 
-    from utils.data import Split
+    from utils.data.datasets import Split
 
     g = torch.Generator().manual_seed(0)
     split = Split(torch.randint(0, 256, (64, 8, 8), generator=g, dtype=torch.uint8),
@@ -324,12 +325,7 @@ def test_text_classifier_recipe_checks_padding():
         recipes.train_text_classifier(None, None, None, recipes.ClassifierRecipe())
 
 
-def test_improved_cnn_names_what_it_needs():
-    with pytest.raises(TypeError, match="utils.load_fashion_mnist"):
-        recipes.improved_cnn("fashion-mnist")
-
-
-# --------------------------------------------------------------------------- honest repr, the fine-tuned MiniLM
+# --------------------------------------------------------------------------- honest repr
 def test_repr_shows_only_the_fields_that_apply():
     linear = repr(recipes.TextClassifierRecipe(schedule="warmup_linear", warmup=48))
     assert "warmup=48" in linear and "min_lr_ratio" not in linear
@@ -339,38 +335,7 @@ def test_repr_shows_only_the_fields_that_apply():
     assert "warmup" not in constant and "min_lr_ratio" not in constant
     assert "shift=2, flip=True" in repr(IMPROVED_RECIPE)
     # the cached configuration keeps every field
-    assert '"min_lr_ratio":0.1' in utils.weights.config_json(recipe=recipes.TextClassifierRecipe())
-
-
-def test_bert_mr_recipe_warms_up_over_six_percent_of_the_steps(monkeypatch):
-    recipe = recipes.bert_mr_recipe(8529)
-    assert (recipe.epochs, recipe.batch_size, recipe.lr, recipe.schedule) == (3, 32, 1e-4, "warmup_linear")
-    assert recipe.warmup == round(0.06 * 3 * math.ceil(8529 / 32)) == 48
-    monkeypatch.setenv("BOOK_QUICK", "1")
-    assert recipes.bert_mr_recipe(512).epochs == 1 and recipes.bert_mr_recipe(512).warmup == 1
-
-
-def test_bert_mr_names_what_it_needs():
-    for fn in (recipes.bert_mr, recipes.minilm_inputs):
-        with pytest.raises(TypeError, match="utils.load_mr"):
-            fn("mr")
-
-
-def test_bert_mr_is_one_cached_model_with_its_history(shared_data):
-    """Two calls (two pages) build the same configuration: the second loads what the first trained,
-    with the same history, instead of training again."""
-    mr = utils.load_mr()
-    tiny = utils.Dataset(mr.train.head(40), mr.val.head(8), mr.test.head(8), mr.classes)
-    first = recipes.bert_mr(tiny)
-    assert not first.loaded and not first.model.training
-    assert len(first.history.records) == 3
-    second = recipes.bert_mr(tiny)
-    assert second.loaded and second.history == first.history
-    for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values()):
-        assert torch.equal(a, b)
-    inputs = recipes.minilm_inputs(tiny)
-    assert [len(v[2]) for v in inputs.values()] == [40, 8, 8]
-    assert (inputs["train"][0][:, 0] == 101).all()                     # [CLS] first
+    assert '"min_lr_ratio":0.1' in utils.data.weights.config_json(recipe=recipes.TextClassifierRecipe())
 
 
 @pytest.mark.parametrize("args", [(0, 10, float("nan")), (-1, 10, 2), (0, 0, 0), (0, 10, 2.5)])

@@ -1,10 +1,10 @@
-"""utils.rnn against PyTorch: cells and multi-layer layers (outputs, final states, all gradients),
+"""utils.layers.rnn against PyTorch: cells and multi-layer layers (outputs, final states, all gradients),
 the initialisation, the adding-problem data, and the errors on wrong shapes."""
 import pytest
 import torch
 from torch import nn
 
-from utils import rnn
+from utils.layers import rnn
 
 from error_facts import raises_naming
 

@@ -1,4 +1,4 @@
-"""utils.sequence: the three-mixer sequence classifier of FAQ 6.1 (shapes, parameter counts, errors,
+"""utils.models.sequence: the three-mixer sequence classifier of FAQ 6.1 (shapes, parameter counts, errors,
 padding never changing a prediction, and each mixer's defining property)."""
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from utils import count_parameters
-from utils.rnn import lstm_parameters
-from utils.sequence import KINDS, ImageRows, SequenceClassifier, SequenceClassifierConfig
+from utils.layers.rnn import lstm_parameters
+from utils.models.sequence import KINDS, ImageRows, SequenceClassifier, SequenceClassifierConfig
 
 from error_facts import raises_naming
 

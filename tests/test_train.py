@@ -1,4 +1,4 @@
-"""utils.train: the training loop, its history, early stopping, predict and evaluate_classifier."""
+"""utils.training.loop: the training loop, its history, early stopping, predict and evaluate_classifier."""
 from __future__ import annotations
 
 import math
@@ -10,7 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import utils
-from utils.train import progress_line
+from utils.training.loop import progress_line
 
 from error_facts import raises_naming
 

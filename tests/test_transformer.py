@@ -1,4 +1,4 @@
-"""utils.transformer against PyTorch (outputs and every gradient, float64), and the properties the
+"""utils.layers.transformer against PyTorch (outputs and every gradient, float64), and the properties the
 chapters rely on: causality, padding, permutation equivariance, relative positions, clear errors."""
 import pytest
 import torch
@@ -6,8 +6,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.testing import assert_close
 
-from utils import transformer as tf
-from utils.nnutils import count_parameters
+from utils.layers import transformer as tf
+from utils import count_parameters
 
 from error_facts import raises_naming
 

@@ -1,4 +1,4 @@
-"""utils.weights: safetensors round trip, mismatches reported clearly, atomic writes, load_or_train.
+"""utils.data.weights: safetensors round trip, mismatches reported clearly, atomic writes, load_or_train.
 
 The autouse fixture in conftest.py gives every test its own empty BOOK_CACHE_DIR.
 """
@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from utils import weights
-from utils.cnn import ArticleCNN, ImprovedCNN, ImprovedCNNConfig
+from utils.data import weights
+from utils.models.cnn import ArticleCNN, ImprovedCNN, ImprovedCNNConfig
 
 from error_facts import raises_naming
 
@@ -342,7 +342,7 @@ def test_load_or_train_with_a_file_at_the_weights_folder_fails_before_training(i
 
 
 def test_one_atomic_write_helper():
-    from utils import files
+    from utils.data import files
     assert weights.atomic_path is files.atomic_path
     assert not hasattr(weights, "tempfile") and not hasattr(weights, "os")
 
@@ -389,7 +389,7 @@ def test_two_processes_asking_for_the_same_weights_train_once(tmp_path):
     script.write_text(
         "import sys, time, torch\n"
         "from torch import nn\n"
-        "from utils import weights\n"
+        "from utils.data import weights\n"
         "torch.manual_seed(int(sys.argv[1]))\n"
         "model = nn.Linear(3, 2)\n"
         "def train():\n"

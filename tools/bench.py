@@ -31,9 +31,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from tools import notebooks
-from utils import conv, gpt, lm, optim, rnn, transformer
-from utils.flops import best_seconds, matmul_gflops, matmul_weights, mfu, transformer_flops_per_token
-from utils.cnn import ImprovedCNN, ImprovedCNNConfig
+from utils.layers import conv, rnn, transformer
+from utils.models import gpt, lm
+from utils.models.cnn import ImprovedCNN, ImprovedCNNConfig
+from utils.training import optim
+from utils.training.flops import best_seconds, matmul_gflops, matmul_weights, mfu, transformer_flops_per_token
 
 ROOT = notebooks.ROOT
 TEST_RECORD = ROOT / "_build" / "test_time.json"   # written by `make test`

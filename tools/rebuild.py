@@ -7,7 +7,7 @@ must be able to reproduce all of them on one machine:
   otherwise the table-of-contents order, so that the pages which train a shared model run before the
   pages that read it from the weights cache.
 * **A cold cache.** By default the run starts from an empty weights folder (``BOOK_WEIGHTS_DIR``, see
-  :mod:`utils.weights`), so a page can only read weights that an earlier page of the same run trained;
+  :mod:`utils.data.weights`), so a page can only read weights that an earlier page of the same run trained;
   ``--keep-cache`` uses the book's usual weights cache instead (a warm run, and ``make execute``).
 * **One fresh kernel per page**, started so that it dies with this process even when this process is
   killed with SIGKILL (``PR_SET_PDEATHSIG``): an interrupted rebuild must not leave a kernel training
@@ -18,7 +18,7 @@ must be able to reproduce all of them on one machine:
 * **A run record** in each notebook's metadata (``book_run``, read by ``make bench`` and the results
   page): wall time, CPU model and cores, this machine's float32 matmul rate (measured once per run),
   torch and Python versions, the date, the run id shared by every page of the run, whether the weights
-  cache started empty, and which cached weights the page read or trained (``utils.weights`` logs them).
+  cache started empty, and which cached weights the page read or trained (``utils.data.weights`` logs them).
 * **Resume.** A whole-book run keeps its state in ``_build/rebuild/state.json``; ``--resume`` runs the
   pages it has not finished, under the same run id, cache and matmul rate.
 * **Progress**: page k of n, elapsed time, and the time left estimated from the previous run records,
@@ -42,8 +42,8 @@ import time
 from pathlib import Path
 
 from tools.notebooks import ROOT, hygiene_problems, notebooks, run_info
-from utils.files import atomic_path, cache_dir
-from utils.weights import USE_LOG_ENV, WEIGHTS_DIR_ENV, weights_dir
+from utils.data.files import atomic_path, cache_dir
+from utils.data.weights import USE_LOG_ENV, WEIGHTS_DIR_ENV, weights_dir
 
 STATE = ROOT / "_build" / "rebuild" / "state.json"
 # pages that report on every other page's stored outputs (not through utils.pages): always run last
@@ -90,10 +90,10 @@ def cpu_flags() -> list[str]:
 
 def machine_info(matmul_size: int = 2048) -> dict:
     """What a run record says about the machine, with its float32 matmul rate measured now (GFLOP/s,
-    :func:`utils.flops.matmul_gflops`): timings from machines of different speeds are not comparable."""
+    :func:`utils.training.flops.matmul_gflops`): timings from machines of different speeds are not comparable."""
     import torch
 
-    from utils.flops import matmul_gflops
+    from utils.training.flops import matmul_gflops
 
     torch.set_num_threads(os.cpu_count() or 1)     # what a kernel uses by default
     return {"cpu": cpu_model(), "cpu_flags": cpu_flags(), "cpus": os.cpu_count(), "machine": platform.machine(),
@@ -150,7 +150,7 @@ def execute(path: Path, record: dict, *, failed_dir: Path, timeout: int = CELL_T
         use_log = Path(tmp) / "weights.jsonl"
         kernel_env = dict(env if env is not None else os.environ)
         kernel_env.pop("BOOK_QUICK", None)              # full mode: what the stored outputs show
-        kernel_env[USE_LOG_ENV] = str(use_log)          # utils.weights logs every read and every training
+        kernel_env[USE_LOG_ENV] = str(use_log)          # utils.data.weights logs every read and every training
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                                 on_cell_start=on_cell_start)
         start = time.perf_counter()

@@ -4,13 +4,13 @@
   a reference, forward and backward (every formula the book implements is checked with these, or
   directly with ``torch.testing.assert_close`` / ``torch.autograd.gradcheck``). They raise on failure.
 * :func:`check_int`, :func:`check_number`, :func:`check_choice`, :func:`check_lengths`,
-  :func:`check_ids`: the package's one validation rule for arguments and config fields a user sets:
-  a ``TypeError`` (wrong type) or ``ValueError`` (wrong value) that names the argument, the value and
-  what is allowed. ``assert`` is not used for this: it vanishes under ``python -O`` and says nothing
-  about the fix.
+  :func:`check_ids`, :func:`check_id_stream`: the package's one validation rule for arguments and
+  config fields a user sets: a ``TypeError`` (wrong type) or ``ValueError`` (wrong value) that names
+  the argument, the value and what is allowed. ``assert`` is not used for this: it vanishes under
+  ``python -O`` and says nothing about the fix.
 
-This module imports nothing from the package, so every other module (the recurrent cells included)
-can use it without an import cycle.
+This module imports nothing from the package: it is the foundation every layer of :mod:`utils`
+builds on, so every other module (the recurrent cells included) can use it without an import cycle.
 """
 from __future__ import annotations
 
@@ -101,6 +101,19 @@ def check_ids(ids: torch.Tensor, vocab_size: int, *, name: str = "ids", ndim: in
     if ids.numel() and not (0 <= int(ids.min()) and int(ids.max()) < vocab_size):
         raise ValueError(f"{name} must lie in [0, {vocab_size}) ({limit}), got {_span(ids)}")
     return ids
+
+
+def check_id_stream(ids: torch.Tensor, seq_len: int) -> None:
+    """Raise unless ``ids`` is a token stream, a 1-D int64 tensor, long enough for one window of
+    ``seq_len`` inputs and its shifted targets (``seq_len + 1`` ids): what the windows of
+    :mod:`utils.data.windows` and a language model's loss over a whole split read."""
+    if not isinstance(ids, torch.Tensor) or ids.ndim != 1 or ids.dtype != torch.long:
+        raise ValueError(f"ids must be a 1-D int64 tensor, got {getattr(ids, 'shape', type(ids))} "
+                         f"{getattr(ids, 'dtype', '')}")
+    check_int("seq_len", seq_len)
+    if len(ids) < seq_len + 1:
+        raise ValueError(f"a window of {seq_len} inputs needs {seq_len + 1} ids (inputs + the shifted target), "
+                         f"but the text has only {len(ids)}")
 
 
 # --------------------------------------------------------------------------- numerical checks

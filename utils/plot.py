@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .train import History
+from .training.loop import History
 
 
 def plot_history(history: History, metrics: Sequence[str] = ("train_loss", "val_loss"),

@@ -24,7 +24,7 @@ import math
 import torch
 from torch import nn
 
-from .checks import check_int, check_number
+from ..checks import check_int, check_number
 
 __all__ = ["RNNCell", "LSTMCell", "GRUCell", "Recurrent", "RNN", "LSTM", "GRU", "adding_problem",
            "lstm_parameters", "set_forget_gate_bias_"]

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from .runtime import env_flag
+from ..runtime import env_flag
 
 try:                         # POSIX; elsewhere the cache's lock is a no-op (see _folder_lock)
     import fcntl
@@ -40,7 +40,7 @@ OFFLINE_ENV = "BOOK_OFFLINE"        # an on/off switch (see utils.runtime.env_fl
 
 # The project's root folder (the one holding utils/): a relative BOOK_DATA_DIR is resolved against it,
 # so that it means the same folder from the root, from a notebook's folder, and from JupyterLab.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"   # where this project's offline copies live
 
 

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import check_int
+from ..checks import check_int
 
 __all__ = ["conv_output_size", "conv2d", "max_pool2d", "Conv2d", "MaxPool2d"]
 

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import check_choice, check_int, check_lengths, check_number
+from ..checks import check_choice, check_int, check_lengths, check_number
 
 __all__ = ["scaled_dot_product_attention", "causal_mask", "padding_mask", "KVCache", "MultiHeadAttention",
            "sinusoidal_positional_encoding", "LayerNorm", "FeedForward", "TransformerBlock"]

@@ -19,7 +19,7 @@ Each file's metadata (its header's string→string dict) holds, besides what the
   when the caller passes ``config=``; :func:`load_or_train` retrains when it differs.
 
 safetensors stores plain tensors and strings, never pickled code, so loading a file cannot run
-anything. Writes are atomic (:func:`utils.files.atomic_path`).
+anything. Writes are atomic (:func:`utils.data.files.atomic_path`).
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ except ImportError:           # pragma: no cover
     fcntl = None
 
 from .files import PROJECT_ROOT, atomic_path, cache_dir
-from .runtime import is_quick
+from ..runtime import is_quick
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 SHA256_KEY = "sha256"                 # metadata key of the checksum
@@ -115,7 +115,7 @@ def config_json(**parts: Any) -> str:
 
 def _canonical(config: str, argument: str = "config") -> str:
     if not isinstance(config, str):
-        raise TypeError(f"{argument} must be a JSON string (e.g. from utils.weights.config_json(...)), "
+        raise TypeError(f"{argument} must be a JSON string (e.g. from utils.data.weights.config_json(...)), "
                         f"got {type(config).__name__} {config!r}")
     try:
         value = json.loads(config)

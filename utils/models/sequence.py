@@ -9,11 +9,11 @@ the linear head are the same for all three:
 * ``"lstm"``: an LSTM (``nn.LSTM``) over the real steps (packed, so padding is never read); the
   last hidden state of the top layer is the sequence's vector.
 * ``"transformer"``: learned position embeddings added to the inputs, then pre-norm
-  :class:`utils.transformer.TransformerBlock` layers whose attention never looks at padding, a final
+  :class:`utils.layers.transformer.TransformerBlock` layers whose attention never looks at padding, a final
   LayerNorm, and the mean over the real steps.
 
 The input layer is ``nn.Embedding(vocab_size, embed_dim)`` for token ids (N, T) (id 0 is padding,
-as in :mod:`utils.text`; like the position embeddings it starts as N(0, 0.02²), BERT's and GPT-2's
+as in :mod:`utils.data.text`; like the position embeddings it starts as N(0, 0.02²), BERT's and GPT-2's
 choice), or ``nn.Linear(input_size, embed_dim)`` for real-valued steps
 (N, T, input_size), e.g. the 28 rows of 28 pixels of an image (:class:`ImageRows` turns a batch of
 images into that). ``forward(x, lengths=None)``: ``lengths`` (N,) gives each sequence's number of
@@ -30,8 +30,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from .checks import check_choice, check_int, check_number
-from .transformer import LayerNorm, TransformerBlock, padding_mask
+from ..checks import check_choice, check_int, check_number
+from ..layers.transformer import LayerNorm, TransformerBlock, padding_mask
 
 KINDS = ("cnn", "lstm", "transformer")
 

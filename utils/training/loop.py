@@ -16,9 +16,9 @@ from typing import Callable, Iterable, Iterator
 import torch
 from torch import nn
 
-from .checks import check_choice, check_int, check_number
+from ..checks import check_choice, check_int, check_number
 from .metrics import accuracy
-from .nnutils import eval_mode
+from ..models import eval_mode
 
 
 @dataclass

@@ -14,7 +14,7 @@ insists that W divides B (every window has T ids).
 
 Pieces (a notebook calls them in-process, the script runs them under ``torchrun``):
 
-* :func:`train`: trains a :class:`utils.gpt.GPT` for ``steps`` steps; in a plain Python process
+* :func:`train`: trains a :class:`utils.models.gpt.GPT` for ``steps`` steps; in a plain Python process
   it is single-process training (the reference), inside a ``torch.distributed`` process group it
   wraps the model in DDP and trains on this rank's slice. Returns losses, step times and more.
 * :func:`launch`: starts ``torchrun`` with N processes on this machine from Python and returns the
@@ -26,11 +26,11 @@ Pieces (a notebook calls them in-process, the script runs them under ``torchrun`
 Running the script (``python -m torch.distributed.run`` is the same as ``torchrun``)::
 
     # two processes on this machine (the gloo backend on CPUs, NCCL when CUDA is available)
-    torchrun --standalone --nproc-per-node=2 -m utils.distributed --steps 30 --out ddp.json
+    torchrun --standalone --nproc-per-node=2 -m utils.training.distributed --steps 30 --out ddp.json
 
     # the same script across two machines, one command on each (node A is 10.0.0.1):
     torchrun --nnodes=2 --nproc-per-node=8 --rdzv-backend=c10d --rdzv-id=gpt1 \\
-        --rdzv-endpoint=10.0.0.1:29500 -m utils.distributed --steps 2000 --global-batch 512
+        --rdzv-endpoint=10.0.0.1:29500 -m utils.training.distributed --steps 2000 --global-batch 512
 
 ``torchrun`` gives each process the environment variables ``RANK``, ``LOCAL_RANK``,
 ``WORLD_SIZE``, ``LOCAL_WORLD_SIZE``, ``MASTER_ADDR``/``MASTER_PORT``; the script reads them
@@ -59,14 +59,15 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from .checks import check_choice, check_int, check_number
-from .gpt import GPT, GPTConfig
-from .lm import WindowBatches, lm_loss
-from .nnutils import count_parameters
+from ..checks import check_choice, check_int, check_number
+from ..data.windows import WindowBatches
+from ..models import count_parameters
+from ..models.gpt import GPT, GPTConfig
+from ..models.lm import lm_loss
 from .recipes import LMRecipe
 
 BACKENDS = ("auto", "gloo", "nccl")
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 # --------------------------------------------------------------------------- the pieces
@@ -139,7 +140,7 @@ def train(config: GPTConfig, *, steps: int = 30, global_batch: int = 24, lr: flo
 
     Every rank seeds the model's initialisation and the window stream with ``seed``, so all ranks
     start from the same weights (DDP would also broadcast rank 0's) and draw the same global
-    batches, which are exactly the batches ``utils.recipes.train_lm`` draws with that seed.
+    batches, which are exactly the batches ``utils.training.recipes.train_lm`` draws with that seed.
     ``ids`` is the training text (default: Tiny Shakespeare's training split).
 
     Returns a dict (the same on every rank except ``step_times``, which are this rank's):
@@ -154,7 +155,7 @@ def train(config: GPTConfig, *, steps: int = 30, global_batch: int = 24, lr: flo
     ``allreduce_seconds``: :func:`allreduce_seconds` for a gradient of this model's size.
     """
     if not isinstance(config, GPTConfig):
-        raise TypeError(f"config must be a utils.gpt.GPTConfig, got {type(config).__name__}")
+        raise TypeError(f"config must be a utils.models.gpt.GPTConfig, got {type(config).__name__}")
     check_int("steps", steps)
     check_number("lr", lr, low=0, low_open=True)
     check_int("seed", seed, minimum=0)
@@ -165,10 +166,10 @@ def train(config: GPTConfig, *, steps: int = 30, global_batch: int = 24, lr: flo
     if (rank, world_size) != (group_rank, group_world):
         raise ValueError(f"rank={rank}, world_size={world_size} disagree with the process group "
                          f"(rank {group_rank} of {group_world}); leave them out to use the group's, or "
-                         "start the processes with torchrun (utils.distributed.launch)")
+                         "start the processes with torchrun (utils.training.distributed.launch)")
     local_batch = check_split(global_batch, world_size)
     if ids is None:
-        from .data import load_tiny_shakespeare    # here, not at import time: the model code needs no data
+        from ..data.datasets import load_tiny_shakespeare    # here, not at import time: the model code needs no data
         ids = load_tiny_shakespeare().train
     if int(ids.max()) >= config.vocab_size:
         raise ValueError(f"config.vocab_size={config.vocab_size} is too small for the text's ids "
@@ -275,7 +276,7 @@ def _reference_grad_diff(model: GPT, x: torch.Tensor, y: torch.Tensor, net: nn.M
 # --------------------------------------------------------------------------- the script
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="torchrun --nproc-per-node=N -m utils.distributed",
+        prog="torchrun --nproc-per-node=N -m utils.training.distributed",
         description="Data-parallel (DDP) training of the book's GPT on Tiny Shakespeare. Start it with "
                     "torchrun; without torchrun it trains in one process.")
     parser.add_argument("--steps", type=int, default=30, help="optimizer steps (default 30)")
@@ -327,7 +328,7 @@ def _init_process_group(backend: str, device: torch.device) -> None:
     missing = [name for name in ("WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if name not in os.environ]
     if missing:
         raise RuntimeError(f"RANK is set but {', '.join(missing)} not: start the script with torchrun "
-                           f"(or utils.distributed.launch), or unset RANK to run one process")
+                           f"(or utils.training.distributed.launch), or unset RANK to run one process")
     try:
         seconds = float(os.environ.get(RENDEZVOUS_TIMEOUT_ENV, "120"))
     except ValueError:
@@ -385,7 +386,7 @@ def main(argv: list[str] | None = None) -> dict:
         _init_process_group(backend, device)
     try:
         rank, world, _ = _world()
-        from .data import load_tiny_shakespeare
+        from ..data.datasets import load_tiny_shakespeare
         corpus = load_tiny_shakespeare()
         config = GPTConfig(vocab_size=corpus.vocab_size, block_size=args.seq_len, num_layers=args.layers,
                            num_heads=args.heads, embed_dim=args.width)
@@ -478,7 +479,7 @@ def launch(config: GPTConfig | None = None, nproc_per_node: int = 2, *, steps: i
     """
     config = config or GPTConfig()
     if not isinstance(config, GPTConfig):
-        raise TypeError(f"config must be a utils.gpt.GPTConfig, got {type(config).__name__}")
+        raise TypeError(f"config must be a utils.models.gpt.GPTConfig, got {type(config).__name__}")
     if config.dropout:
         raise ValueError(f"config.dropout must be 0 (the script trains without dropout), got {config.dropout}")
     check_int("nproc_per_node", nproc_per_node)
@@ -490,7 +491,7 @@ def launch(config: GPTConfig | None = None, nproc_per_node: int = 2, *, steps: i
         port = free_port()
         command = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1",
                    f"--nproc-per-node={nproc_per_node}", "--rdzv-backend=c10d",
-                   f"--rdzv-endpoint=127.0.0.1:{port}", "-m", "utils.distributed",
+                   f"--rdzv-endpoint=127.0.0.1:{port}", "-m", "utils.training.distributed",
                    f"--steps={steps}", f"--global-batch={global_batch}", f"--seq-len={config.block_size}",
                    f"--lr={lr!r}", f"--layers={config.num_layers}", f"--heads={config.num_heads}",
                    f"--width={config.embed_dim}", f"--seed={seed}", f"--backend={backend}",

@@ -1,5 +1,6 @@
 """The article's own Keras programs, run by Keras 3 on the book's PyTorch, and their weights copied into
-the book's ports (``cnn.ArticleCNN``, ``text.SentenceClassifier``), so that "port = Keras" is a check.
+the book's ports (``cnn.ArticleCNN``, ``text_classifier.SentenceClassifier``), so that "port = Keras"
+is a check.
 
 Keras 3 runs on several backends; the book uses PyTorch (``KERAS_BACKEND=torch``), so the article's code
 needs no TensorFlow. :func:`load_keras` sets the backend before Keras is first imported: the reader sets
@@ -36,7 +37,7 @@ def load_keras():
     keras = importlib.import_module("keras")
     if keras.backend.backend() != BACKEND:
         raise RuntimeError(f"keras was imported with the {keras.backend.backend()!r} backend before "
-                           f"utils.keras_port.load_keras(); the book needs {BACKEND!r}: restart the kernel")
+                           f"utils.models.keras_port.load_keras(); the book needs {BACKEND!r}: restart the kernel")
     return keras
 
 
@@ -105,7 +106,7 @@ def lstm_layer_to_torch(lstm: nn.LSTM, layer_index: int, kernel: torch.Tensor, r
 
 def sentence_classifier_to_torch(keras_model, model: nn.Module) -> nn.Module:
     """Copy the article's Keras RNN (Embedding, LSTM, ..., LSTM, Dense) into a unidirectional
-    ``text.SentenceClassifier`` ``model`` in place, and return it."""
+    ``text_classifier.SentenceClassifier`` ``model`` in place, and return it."""
     layers = _layers_with_weights(keras_model)
     n = model.config.num_layers
     if model.config.bidirectional or len(layers) != n + 2:

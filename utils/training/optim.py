@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .checks import check_int
+from ..checks import check_int
 
 #: The quintic's coefficients (a, b, c) of Jordan et al., PyTorch's defaults.
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
@@ -67,7 +67,7 @@ class Muon(torch.optim.Muon):
     @torch.no_grad()
     def step(self, closure=None):
         if closure is not None:
-            raise ValueError("utils.optim.Muon does not take a closure")
+            raise ValueError("utils.training.optim.Muon does not take a closure")
         for group in self.param_groups:
             mu = group["momentum"]
             params, updates = [], []

@@ -1,4 +1,4 @@
-"""Text for the sentence-classification chapters: vocabularies, padding, WordPiece, and an LSTM classifier.
+"""Text for the sentence-classification chapters: vocabularies, padding, WordPiece, and batches.
 
 * :class:`Vocabulary`: the ``max_size`` most frequent words of the *training* sentences; id 0 is the
   padding token ``<pad>``, id 1 the unknown word ``<unk>`` (Keras' ``Embedding(mask_zero=True)`` also
@@ -7,28 +7,23 @@
   ``max_len`` tokens (a WordPiece with special tokens keeps ``[CLS]`` … ``[SEP]``, as Hugging Face does).
 * :class:`WordPiece`: the same interface over a Hugging Face ``tokenizer.json`` (MiniLM's BERT WordPiece,
   where ``[PAD]`` also has id 0), and :func:`load_word_embeddings` for the matching embedding matrix.
-* :class:`SentenceClassifier`: Embedding → (bi)LSTM stack → last state or max over time → Linear,
-  with padding handled by packed sequences, so that padding never changes a prediction.
 * :func:`make_text_loader`: batches ``((ids, lengths), y)`` that ``utils.fit`` can train on; each batch
   is trimmed to its longest sentence; :class:`TextBatches` for training batches padded one of three ways
   (every sentence to one width, to the batch's longest, or batched by similar length).
 
-Shapes follow the notation appendix: N sentences, T time steps (tokens), E embedding width,
-D hidden size, n_dir = 2 if bidirectional else 1, M classes.
+Shapes follow the notation appendix: N sentences, T time steps (tokens), E embedding width, M classes.
+The article's LSTM classifier that reads these ids is :mod:`utils.models.text_classifier`.
 """
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import torch
-from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .checks import check_choice, check_ids, check_int, check_lengths, check_number
-from .nnutils import keras_init_, seeded_loader
+from ..checks import check_choice, check_int, check_lengths
+from .datasets import seeded_loader
 
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
@@ -200,86 +195,6 @@ def load_word_embeddings(path: str | Path, key: str = "embeddings.word_embedding
             raise KeyError(f"{Path(path).name} has no tensor {key!r}; it has e.g. {sorted(tensors)[:5]}")
         key = matches[0]
     return tensors[key].float()
-
-
-# --------------------------------------------------------------------------- the classifier
-@dataclass
-class SentenceClassifierConfig:
-    """Embedding(vocab_size, embed_dim) → LSTM stack → pooling → Linear(n_dir·D, num_classes).
-
-    ``dropout`` applies to the embeddings, between LSTM layers and before the classifier.
-    ``pooling``: ``"last"`` (the final hidden state of the top layer; for a bidirectional LSTM the
-    forward direction's last step and the backward direction's first) or ``"max"`` (the maximum of
-    the top layer's outputs over the real time steps). ``init="keras"`` reproduces Keras' defaults.
-    """
-
-    vocab_size: int = 10_000
-    embed_dim: int = 10
-    hidden_size: int = 128
-    num_layers: int = 2
-    num_classes: int = 2
-    bidirectional: bool = False
-    dropout: float = 0.0
-    pooling: str = "last"
-    padding_idx: int = PAD_ID
-    freeze_embedding: bool = False
-    init: str = "keras"
-
-    def __post_init__(self) -> None:
-        check_choice("pooling", self.pooling, ("last", "max"))
-        check_choice("init", self.init, ("keras", "pytorch"))
-        check_number("dropout", self.dropout, low=0, high=1, high_open=True)
-        for name in ("vocab_size", "embed_dim", "hidden_size", "num_layers"):
-            check_int(name, getattr(self, name))
-        check_int("num_classes", self.num_classes, minimum=2)
-        check_int("padding_idx", self.padding_idx, minimum=0)
-        if self.padding_idx >= self.vocab_size:
-            raise ValueError(f"padding_idx must be an id below vocab_size={self.vocab_size}, got {self.padding_idx}")
-
-    @property
-    def directions(self) -> int:
-        return 2 if self.bidirectional else 1
-
-
-class SentenceClassifier(nn.Module):
-    """``model(ids (N, T), lengths (N,)) → logits (N, num_classes)``; ids beyond ``lengths`` are ignored.
-
-    ``embedding_weight`` (vocab_size, embed_dim), if given, initialises the embedding (e.g. MiniLM's);
-    ``config.freeze_embedding`` keeps it fixed during training.
-    """
-
-    def __init__(self, config: SentenceClassifierConfig | None = None, embedding_weight: torch.Tensor | None = None):
-        super().__init__()
-        self.config = c = config or SentenceClassifierConfig()
-        self.embedding = nn.Embedding(c.vocab_size, c.embed_dim, padding_idx=c.padding_idx)
-        self.lstm = nn.LSTM(c.embed_dim, c.hidden_size, num_layers=c.num_layers, batch_first=True,
-                            bidirectional=c.bidirectional, dropout=c.dropout if c.num_layers > 1 else 0.0)
-        self.dropout = nn.Dropout(c.dropout)
-        self.classifier = nn.Linear(c.directions * c.hidden_size, c.num_classes)
-        if c.init == "keras":
-            self.apply(keras_init_)
-        if embedding_weight is not None:
-            if tuple(embedding_weight.shape) != (c.vocab_size, c.embed_dim):
-                raise ValueError(f"embedding_weight has shape {tuple(embedding_weight.shape)}, the config asks for "
-                                 f"({c.vocab_size}, {c.embed_dim})")
-            with torch.no_grad():
-                self.embedding.weight.copy_(embedding_weight)
-        self.embedding.weight.requires_grad_(not c.freeze_embedding)
-
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        check_ids(ids, self.config.vocab_size)                                 # (N, T) int64 in [0, V)
-        # pack_padded_sequence wants the lengths on the CPU
-        lengths = check_lengths(lengths, ids.size(0), ids.size(1)).cpu()        # (N,), each in [1, T]
-        x = self.dropout(self.embedding(ids))                                  # (N, T, E)
-        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        out, (h_n, _) = self.lstm(packed)                                      # h_n: (n_layers·n_dir, N, D)
-        if self.config.pooling == "last":
-            d = self.config.directions
-            features = torch.cat(list(h_n[-d:]), dim=1)                        # (N, n_dir·D), top layer
-        else:
-            out, _ = pad_packed_sequence(out, batch_first=True, padding_value=float("-inf"))  # (N, T_max, n_dir·D)
-            features = out.max(dim=1).values                                  # (N, n_dir·D)
-        return self.classifier(self.dropout(features))                         # (N, M)
 
 
 # --------------------------------------------------------------------------- batches

@@ -1,87 +1,25 @@
 """Language models over sequences of ids: what the character LSTM and the GPT chapters share.
 
-* :func:`random_windows`: a batch of B random contiguous windows of length T from a 1-D id tensor,
-  with the targets shifted by one (predict the next id); :class:`WindowBatches` is an endless
-  stream of such batches for ``utils.fit(steps=...)``.
-* :func:`evaluation_windows`: a fixed, seeded set of windows, so that every evaluation (and every
-  model compared on the same split) sees the same text; :func:`estimate_loss` averages the loss on it.
-* :func:`lm_loss`: mean cross-entropy in nats per predicted id, of logits (N, T, V) against targets (N, T).
+* :func:`lm_loss`: mean cross-entropy in nats per predicted id, of logits (N, T, V) against targets (N, T);
+  :func:`estimate_loss` averages it over fixed windows, :func:`split_loss` over a whole split.
 * :func:`temperature_probs`, :func:`sample_next`, :func:`sample`: temperature sampling.
 * :class:`CharLSTM` with :class:`CharLSTMConfig`: Embedding → multi-layer LSTM → Linear over the vocabulary.
 
-How a language model is trained (budget, optimiser, schedule) is :class:`utils.recipes.LMRecipe`.
+The windows it trains on are :mod:`utils.data.windows`; how it is trained (budget, optimiser,
+schedule) is :class:`utils.training.recipes.LMRecipe`.
 Shapes follow the notation appendix: N sequences (batch), T positions, V vocabulary entries.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import check_ids, check_int, check_number
-from .nnutils import eval_mode
-from .rnn import lstm_parameters
-
-
-# --------------------------------------------------------------------------- windows
-def _check_ids(ids: torch.Tensor, seq_len: int) -> None:
-    if not isinstance(ids, torch.Tensor) or ids.ndim != 1 or ids.dtype != torch.long:
-        raise ValueError(f"ids must be a 1-D int64 tensor, got {getattr(ids, 'shape', type(ids))} "
-                         f"{getattr(ids, 'dtype', '')}")
-    check_int("seq_len", seq_len)
-    if len(ids) < seq_len + 1:
-        raise ValueError(f"a window of {seq_len} inputs needs {seq_len + 1} ids (inputs + the shifted target), "
-                         f"but the text has only {len(ids)}")
-
-
-def random_windows(ids: torch.Tensor, batch_size: int, seq_len: int,
-                   generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``batch_size`` windows starting at uniformly random positions of ``ids`` (N_text,).
-
-    Returns inputs ``x`` (N, T) = ids[s : s+T] and targets ``y`` (N, T) = ids[s+1 : s+T+1] for each
-    start s, so ``y[:, t]`` is the id that follows ``x[:, t]``. Every start 0 … N_text−T−1 is equally
-    likely; the draws use ``generator`` only (a CPU generator), so a seeded generator repeats them.
-    """
-    _check_ids(ids, seq_len)
-    check_int("batch_size", batch_size)
-    starts = torch.randint(0, len(ids) - seq_len, (batch_size,), generator=generator)  # (N,)
-    offsets = starts[:, None] + torch.arange(seq_len + 1)                                 # (N, T+1)
-    chunk = ids.cpu()[offsets]                                                            # (N, T+1)
-    return chunk[:, :-1].to(ids.device), chunk[:, 1:].to(ids.device)
-
-
-@dataclass
-class WindowBatches:
-    """An endless iterable of :func:`random_windows` batches ``(x, y)`` for ``utils.fit(steps=...)``.
-
-    It has no length (it never ends), so ``fit`` needs ``steps=``. The generator is created once
-    from ``seed``: iterating the same object again continues the stream; a new object with the same
-    seed repeats it.
-    """
-
-    ids: torch.Tensor
-    batch_size: int
-    seq_len: int
-    seed: int = 0
-    generator: torch.Generator = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        _check_ids(self.ids, self.seq_len)
-        check_int("batch_size", self.batch_size)
-        check_int("seed", self.seed, minimum=0)
-        self.generator = torch.Generator().manual_seed(self.seed)
-
-    def __iter__(self):
-        while True:
-            yield random_windows(self.ids, self.batch_size, self.seq_len, self.generator)
-
-
-def evaluation_windows(ids: torch.Tensor, n: int, seq_len: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """A fixed set of ``n`` windows (x (n, T), y (n, T)) from ``ids``: the same for every call with the
-    same arguments, independent of the global random state."""
-    return random_windows(ids, n, seq_len, torch.Generator().manual_seed(seed))
+from ..checks import check_id_stream, check_ids, check_int, check_number
+from ..layers.rnn import lstm_parameters
+from . import eval_mode
 
 
 # --------------------------------------------------------------------------- loss
@@ -253,7 +191,7 @@ def split_loss(model: nn.Module, ids: torch.Tensor, seq_len: int, batch_size: in
     ``seq_len`` inputs, so that every id after the first is predicted exactly once (a position j of a
     window sees the j + 1 ids before it in that window). Unlike :func:`estimate_loss` on random
     windows, nothing is sampled: the same model always gets the same number."""
-    _check_ids(ids, 1)
+    check_id_stream(ids, 1)
     check_int("seq_len", seq_len)
     check_int("batch_size", batch_size)
     device = next(model.parameters()).device

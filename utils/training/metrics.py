@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from .checks import check_int
+from ..checks import check_int
 
 
 def _labels(pred: torch.Tensor) -> torch.Tensor:

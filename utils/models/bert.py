@@ -3,7 +3,7 @@
 * :class:`BertConfig`: the architecture, with ``torch.nn`` names; ``BertConfig.from_json`` reads a
   Hugging Face ``config.json`` through an explicit key map.
 * :class:`BertEncoder`: word + position + token-type embeddings, then ``num_layers`` post-norm
-  :class:`utils.transformer.TransformerBlock` with GELU, and an optional pooler (tanh of a linear map
+  :class:`utils.layers.transformer.TransformerBlock` with GELU, and an optional pooler (tanh of a linear map
   of the ``[CLS]`` vector). ``forward(ids, lengths)`` returns the last hidden states (N, T, D).
 * :func:`load_pretrained`: a checkpoint in safetensors format (e.g. all-MiniLM-L6-v2's
   ``model.safetensors``) copied into a :class:`BertEncoder` through :func:`checkpoint_names`, an
@@ -28,8 +28,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checks import check_choice, check_ids, check_int, check_lengths, check_number
-from .transformer import LayerNorm, TransformerBlock, padding_mask
+from ..checks import check_choice, check_ids, check_int, check_lengths, check_number
+from ..layers.transformer import LayerNorm, TransformerBlock, padding_mask
 
 __all__ = ["BertConfig", "BertEncoder", "BertClassifier", "CheckpointError", "checkpoint_names",
            "load_pretrained", "mean_pool"]
@@ -243,7 +243,7 @@ def load_pretrained(path: str | Path, config: BertConfig | None = None) -> BertE
     """A :class:`BertEncoder` with every parameter copied from the safetensors checkpoint ``path``
     (``config`` defaults to MiniLM's). Raises :class:`CheckpointError` naming every missing,
     unexpected and mis-shaped tensor, and any tensor with NaN or infinite values."""
-    from .files import load_safetensors     # reading a file: here, so that the model code imports no file layer
+    from ..data.files import load_safetensors     # reading a file: here, so that the model code imports no file layer
 
     config = config or BertConfig()
     if not isinstance(config, BertConfig):

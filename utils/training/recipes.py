@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -30,16 +29,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .bert import BertClassifier, BertConfig, load_pretrained
-from .checks import check_choice, check_int, check_number
-from .cnn import ImprovedCNN, ImprovedCNNConfig
-from .data import EVAL_BATCH_SIZE, Dataset, Split, images_to_float, make_loader, minilm_files
-from .lm import WindowBatches, estimate_loss, evaluation_windows, split_loss
+from ..checks import check_choice, check_int, check_number
+from ..data.datasets import EVAL_BATCH_SIZE, Split, images_to_float, make_loader
+from ..data.text import PADDINGS, TextBatches, make_text_loader
+from ..data.windows import WindowBatches, evaluation_windows
+from ..models.lm import estimate_loss, split_loss
+from .loop import History, evaluate_classifier, fit
 from .optim import muon_with_adamw
-from .runtime import budget, seed_everything
-from .text import PADDINGS, TextBatches, WordPiece, encode_batch, make_text_loader
-from .train import History, evaluate_classifier, fit
-from .weights import config_json, load_or_train, read_weights_and_metadata, weights_path
 
 SCHEDULES = ("constant", "one_cycle", "warmup_cosine", "warmup_linear")
 
@@ -208,7 +204,7 @@ class ClassifierRecipe(Recipe):
 @dataclass(frozen=True, kw_only=True, repr=False)
 class TextClassifierRecipe(Recipe):
     """A sentence classifier trained for ``epochs`` passes over padded id matrices, batched as
-    ``padding`` says (:class:`utils.text.TextBatches`: ``"fixed"``, ``"batch"`` or ``"bucket"``) and
+    ``padding`` says (:class:`utils.data.text.TextBatches`: ``"fixed"``, ``"batch"`` or ``"bucket"``) and
     run by :func:`train_text_classifier`. The defaults are the fine-tuning recipe of BERT's paper
     in shape: batches of 32, AdamW with weight decay 0.01, 3 epochs, warm-up then linear decay
     (``warmup`` steps to set per data size; :func:`bert_mr_recipe` is the book's)."""
@@ -234,11 +230,11 @@ IMPROVED_RECIPE = ClassifierRecipe(epochs=15, lr=3e-3, schedule="one_cycle", wei
 class LMRecipe(Recipe):
     """A language model trained for ``steps`` optimizer steps on batches of ``batch_size`` random
     windows of ``seq_len`` ids, evaluated every ``eval_every`` steps on ``eval_windows`` fixed
-    validation windows (:func:`utils.lm.evaluation_windows` with ``eval_seed``), or on the whole
-    validation split when ``eval_windows`` is None (:func:`utils.lm.split_loss`). The defaults: AdamW
+    validation windows (:func:`utils.data.windows.evaluation_windows` with ``eval_seed``), or on the whole
+    validation split when ``eval_windows`` is None (:func:`utils.models.lm.split_loss`). The defaults: AdamW
     at 2·10⁻³ with 50 warm-up steps, cosine decay to a tenth, gradients clipped at norm 1. With
     ``muon_lr`` set, Muon trains the hidden weight matrices at that rate and AdamW the rest at ``lr``
-    (:func:`utils.optim.muon_with_adamw`; the schedule scales both)."""
+    (:func:`utils.training.optim.muon_with_adamw`; the schedule scales both)."""
 
     batch_size: int = 32
     lr: float = 2e-3
@@ -366,7 +362,7 @@ def train_text_classifier(model: nn.Module, train: tuple, val: tuple | None, rec
                           seed: int = 0, eval_each_epoch: bool = True, log: bool = True) -> History:
     """Train a sentence classifier (``model(ids, lengths)`` → logits (N, M)) in place with ``recipe``
     through ``utils.fit``. ``train`` and ``val`` are ``(ids (N, T), lengths (N,), labels (N,))`` as
-    :func:`utils.text.encode_batch` and the labels give them; ``val`` is evaluated each epoch (or
+    :func:`utils.data.text.encode_batch` and the labels give them; ``val`` is evaluated each epoch (or
     only at the end). ``seed`` fixes the batch order; seed the global generator before building the
     model to fix its head's initialisation and the dropout masks."""
     if not isinstance(recipe, TextClassifierRecipe):
@@ -403,109 +399,3 @@ def train_lm(model: nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, r
     return fit(model, batches, recipe.loss, optimizer, steps=recipe.steps,
                scheduler=recipe.scheduler(optimizer, recipe.steps), clip_grad_norm=recipe.clip_grad_norm,
                eval_every=recipe.eval_every, evaluate=evaluate, callbacks=callbacks, log=log)
-
-
-# --------------------------------------------------------------------------- trained models
-def improved_cnn(data: Dataset) -> ImprovedCNN:
-    """The book's stronger CNN (section 4.1.1), loaded from the weights cache as ``improved_cnn``.
-
-    The training configuration is the one ``cnn_improved.ipynb`` caches its final model with:
-    ``ImprovedCNNConfig()`` and ``IMPROVED_RECIPE`` on the whole training split of ``data`` with seed 0
-    (quick mode: 3,000 images and 2 epochs). When the cache holds no intact file with that configuration,
-    the model is trained now (one line says why) and cached, so a later chapter never trains it twice.
-    Returns the model in evaluation mode.
-    """
-    if not isinstance(data, Dataset):
-        raise TypeError(f"data must be a utils.Dataset (utils.load_fashion_mnist()), got {type(data).__name__}")
-    config = ImprovedCNNConfig()
-    train = data.train.head(budget(full=None, quick=3_000))
-    val = data.val.head(budget(full=None, quick=1_000))
-    recipe = dataclasses.replace(IMPROVED_RECIPE, epochs=budget(full=IMPROVED_RECIPE.epochs, quick=2))
-    seed_everything(0)
-    model = ImprovedCNN(config)
-    training = config_json(model=config, recipe=recipe, train_images=len(train), seed=0)
-    load_or_train("improved_cnn", model, lambda: train_classifier(model, train, val, recipe), config=training)
-    return model.eval()
-
-
-# --------------------------------------------------------------------------- the fine-tuned MiniLM (4.3)
-BERT_MR_WARMUP_SHARE = 0.06    # of the optimizer steps: RoBERTa's fine-tuning warm-up
-BERT_MR_POOLING = "mean"       # MiniLM's own sentence vector
-BERT_MR_HEAD_DROPOUT = 0.1
-
-
-def minilm_inputs(data: Dataset) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """MR's splits as the fine-tuned MiniLM reads them: ``{"train", "val", "test"}`` →
-    ``(ids (N, T_max), lengths (N,), labels (N,))``, MiniLM's WordPiece with ``[CLS]`` and ``[SEP]``,
-    nothing cut (512 positions), each split padded to its longest sentence. Full mode takes every
-    sentence of ``data`` (``utils.load_mr()``), quick mode the first 512 / 256 / 256."""
-    if not isinstance(data, Dataset):
-        raise TypeError(f"data must be a utils.Dataset (utils.load_mr()), got {type(data).__name__}")
-    wordpiece = WordPiece(minilm_files()["tokenizer.json"], add_special_tokens=True)
-    quick = {"train": 512, "val": 256, "test": 256}
-    inputs = {}
-    for name, size in quick.items():
-        split = getattr(data, name)
-        n = budget(full=len(split), quick=size)
-        inputs[name] = (*encode_batch(split.x[:n], wordpiece, max_len=512, width="longest"), split.y[:n])
-    return inputs
-
-
-def bert_mr_recipe(train_sentences: int) -> TextClassifierRecipe:
-    """The fine-tuning recipe of section 4.3 for ``train_sentences`` training sentences: AdamW at a
-    peak of 10⁻⁴ with weight decay 0.01, batches of 32 of similar length, 3 epochs (quick mode 1),
-    linear warm-up over ``BERT_MR_WARMUP_SHARE`` of the steps, then linear decay to 0."""
-    check_int("train_sentences", train_sentences)
-    epochs = budget(full=3, quick=1)
-    steps = epochs * math.ceil(train_sentences / 32)
-    return TextClassifierRecipe(epochs=epochs, batch_size=32, lr=1e-4, weight_decay=0.01,
-                                schedule="warmup_linear", padding="bucket",
-                                warmup=max(1, round(BERT_MR_WARMUP_SHARE * steps)))
-
-
-@dataclass
-class FineTuned:
-    """A fine-tuned model (in evaluation mode), how it was trained, and whether it came from the cache."""
-
-    model: nn.Module
-    history: History
-    loaded: bool
-
-
-def bert_mr(data: Dataset) -> FineTuned:
-    """The book's fine-tuned MiniLM (section 4.3), loaded from the weights cache as ``bert_mr``.
-
-    MiniLM's pretrained encoder with a fresh linear head on the mean-pooled sentence vector (head
-    dropout 0.1, head initialised from seed 0), fine-tuned on :func:`minilm_inputs` ``(data)["train"]``
-    with :func:`bert_mr_recipe` and batch order seed 0, validated each epoch on the validation split.
-    The cache key is this whole configuration, so every page that calls this function gets the same
-    weights; when the cache holds no intact file with it, the model is trained now (one line says
-    why) and cached with its training history, which a later call returns unchanged.
-    """
-    inputs = minilm_inputs(data)
-    train_sentences = len(inputs["train"][2])
-    recipe = bert_mr_recipe(train_sentences)
-    config = config_json(model=BertConfig(), recipe=recipe, pooling=BERT_MR_POOLING,
-                         head_dropout=BERT_MR_HEAD_DROPOUT, seed=0, train_sentences=train_sentences)
-    for attempt in range(2):
-        seed_everything(0)
-        model = BertClassifier(load_pretrained(minilm_files()["model.safetensors"]), num_classes=2,
-                               pooling=BERT_MR_POOLING, dropout=BERT_MR_HEAD_DROPOUT)
-        run: dict[str, History] = {}
-
-        def train() -> None:
-            run["history"] = train_text_classifier(model, inputs["train"], inputs["val"], recipe, seed=0)
-
-        def describe() -> dict[str, str]:
-            return {"history": json.dumps(dataclasses.asdict(run["history"]))}
-
-        loaded = load_or_train("bert_mr", model, train, config=config, metadata_fn=describe)
-        if not loaded:
-            break
-        stored = read_weights_and_metadata("bert_mr")[1].get("history")
-        if stored is not None:
-            run["history"] = History(**json.loads(stored))
-            break
-        print("the cached 'bert_mr' has no training history: it is removed and trained again")
-        weights_path("bert_mr").unlink()
-    return FineTuned(model.eval(), run["history"], loaded)

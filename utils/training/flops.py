@@ -20,7 +20,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .checks import check_int, check_number
+from ..checks import check_int, check_number
 
 __all__ = ["best_seconds", "matmul_gflops", "matmul_weights", "transformer_flops_per_token", "mfu"]
 

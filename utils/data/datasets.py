@@ -7,6 +7,9 @@ Each loader returns plain tensors or lists with fixed, documented splits:
 * MR: the 10,662 sentences are shuffled with seed 0 and split 80/10/10 into
   8,529 train / 1,066 validation / 1,067 test sentences.
 * Tiny Shakespeare: the first 90 % of the characters train, the last 10 % validate.
+
+:func:`seeded_loader` is the one ``DataLoader`` whose shuffling is seeded (so that runs repeat);
+:func:`make_loader` serves tensors through it, and the text loaders of :mod:`utils.data.text` too.
 """
 from __future__ import annotations
 
@@ -14,14 +17,13 @@ import gzip
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
-from .checks import check_int, check_number
+from ..checks import check_int, check_number
 from .files import DataFile, fetch, package_dir
-from .nnutils import seeded_loader
 
 # Evaluation keeps no activations for a backward pass, so it can use batches four times the
 # training batch; the batch size changes the speed, never the result.
@@ -204,6 +206,16 @@ def images_to_float(x: torch.Tensor) -> torch.Tensor:
     if x.dtype != torch.uint8 or x.ndim != 3:
         raise ValueError(f"expected uint8 images of shape (N, H, W), got {x.dtype} {tuple(x.shape)}")
     return x.unsqueeze(1).float().div_(255.0)
+
+
+def seeded_loader(dataset: torch.utils.data.Dataset, batch_size: int = 128, *, shuffle: bool = False,
+                  seed: int = 0, collate_fn: Callable | None = None) -> torch.utils.data.DataLoader:
+    """A DataLoader whose shuffling draws from its own generator seeded with ``seed``: the same
+    seed gives the same batch order in every run, whatever else used the global random state."""
+    check_int("batch_size", batch_size)
+    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle,
+                                       generator=generator, collate_fn=collate_fn)
 
 
 def make_loader(x: torch.Tensor, y: torch.Tensor, batch_size: int = 128, *, shuffle: bool = False,

@@ -3,13 +3,13 @@
 * :class:`GPTConfig`: the shape (``vocab_size``, ``block_size``, ``num_layers``, ``num_heads``,
   ``embed_dim``, ``dropout``), with ``torch.nn`` names.
 * :class:`GPT`: token + learned position embeddings, ``num_layers`` pre-norm
-  :class:`utils.transformer.TransformerBlock` with causal self-attention through
+  :class:`utils.layers.transformer.TransformerBlock` with causal self-attention through
   ``F.scaled_dot_product_attention`` and a GELU feed-forward block of width 4·D, a final LayerNorm
   (the LayerNorms through ``F.layer_norm``: the same formula in one kernel, a faster step),
   and an output layer that shares its weights with the token embedding (weight tying).
   ``forward(ids)`` returns next-token logits; ``forward_with_state(ids, caches)`` also keeps every
-  layer's keys and values (:class:`utils.transformer.KVCache`), so generation feeds one token at a
-  time; ``generate`` samples through :func:`utils.lm.sample`, with or without that cache.
+  layer's keys and values (:class:`utils.layers.transformer.KVCache`), so generation feeds one token at a
+  time; ``generate`` samples through :func:`utils.models.lm.sample`, with or without that cache.
 
 The model follows GPT-2 {Radford et al. 2019} in the layout and the initialisation (normal with
 standard deviation 0.02, the projections into the residual stream scaled by 1/√(2·num_layers)), as
@@ -25,8 +25,8 @@ import torch
 from torch import nn
 
 from . import lm
-from .checks import check_ids, check_int, check_number
-from .transformer import KVCache, LayerNorm, TransformerBlock
+from ..checks import check_ids, check_int, check_number
+from ..layers.transformer import KVCache, LayerNorm, TransformerBlock
 
 __all__ = ["GPTConfig", "GPT"]
 
@@ -114,7 +114,7 @@ class GPT(nn.Module):
 
     def generate(self, prompt: torch.Tensor, n: int, *, temperature: float = 1.0, top_k: int | None = None,
                  generator: torch.Generator | None = None, use_cache: bool = True) -> torch.Tensor:
-        """Continue ``prompt`` (T0,) by ``n`` tokens with :func:`utils.lm.sample`; returns (T0 + n,).
+        """Continue ``prompt`` (T0,) by ``n`` tokens with :func:`utils.models.lm.sample`; returns (T0 + n,).
         τ = 0 is greedy decoding; ``top_k`` keeps the k most likely tokens. Each token is predicted from
         the last ``block_size`` tokens. ``use_cache`` feeds one token at a time through the key/value
         cache while the text fits the context; past ``block_size`` the window slides, every position

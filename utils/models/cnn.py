@@ -6,7 +6,7 @@
 * :class:`ImprovedCNN` is a configurable stronger CNN: padded 3×3 convolutions, optional batch
   norm and dropout, a small classifier head.
 
-How they are trained (augmentation, optimiser, schedule) lives in :mod:`utils.recipes`.
+How they are trained (augmentation, optimiser, schedule) lives in :mod:`utils.training.recipes`.
 Shapes follow the notation appendix: images (N, C, H, W), logits (N, M) for M = ``num_classes``.
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .checks import check_choice, check_int, check_number
-from .nnutils import keras_init_
+from ..checks import check_choice, check_int, check_number
+from ..layers.init import keras_init_
 
 
 def _check_images(x: torch.Tensor, channels: int, size: int) -> None:

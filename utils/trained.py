@@ -1,0 +1,139 @@
+"""The models the book trains once and reuses on later pages, each defined once: model, recipe, data
+and the name it is cached under.
+
+A page that needs a trained model calls its function here instead of configuring it again, so that
+every page gets the same weights: the configuration is the weights cache's key
+(:func:`utils.data.weights.load_or_train`), and a copy configured differently on another page would
+silently train a second model.
+
+* :func:`improved_cnn`: the stronger CNN of section 4.1.1 (``cnn_improved`` trains it; the FAQ and
+  the outlook chapter reuse it), cached as ``improved_cnn``.
+* :func:`bert_mr`: MiniLM fine-tuned on MR (section 4.3, ``bert_finetune``; the FAQ's evaluation page
+  reuses it), cached as ``bert_mr``, with :func:`minilm_inputs` (its tokenised data) and
+  :func:`bert_mr_recipe` (its recipe).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .checks import check_int
+from .data.datasets import Dataset, minilm_files
+from .data.text import WordPiece, encode_batch
+from .data.weights import config_json, load_or_train, read_weights_and_metadata, weights_path
+from .models.bert import BertClassifier, BertConfig, load_pretrained
+from .models.cnn import ImprovedCNN, ImprovedCNNConfig
+from .runtime import budget, seed_everything
+from .training.loop import History
+from .training.recipes import (IMPROVED_RECIPE, TextClassifierRecipe, train_classifier,
+                               train_text_classifier)
+
+
+def improved_cnn(data: Dataset) -> ImprovedCNN:
+    """The book's stronger CNN (section 4.1.1), loaded from the weights cache as ``improved_cnn``.
+
+    The training configuration is the one ``cnn_improved.ipynb`` caches its final model with:
+    ``ImprovedCNNConfig()`` and ``IMPROVED_RECIPE`` on the whole training split of ``data`` with seed 0
+    (quick mode: 3,000 images and 2 epochs). When the cache holds no intact file with that configuration,
+    the model is trained now (one line says why) and cached, so a later chapter never trains it twice.
+    Returns the model in evaluation mode.
+    """
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be a utils.Dataset (utils.load_fashion_mnist()), got {type(data).__name__}")
+    config = ImprovedCNNConfig()
+    train = data.train.head(budget(full=None, quick=3_000))
+    val = data.val.head(budget(full=None, quick=1_000))
+    recipe = dataclasses.replace(IMPROVED_RECIPE, epochs=budget(full=IMPROVED_RECIPE.epochs, quick=2))
+    seed_everything(0)
+    model = ImprovedCNN(config)
+    training = config_json(model=config, recipe=recipe, train_images=len(train), seed=0)
+    load_or_train("improved_cnn", model, lambda: train_classifier(model, train, val, recipe), config=training)
+    return model.eval()
+
+
+# --------------------------------------------------------------------------- the fine-tuned MiniLM (4.3)
+BERT_MR_WARMUP_SHARE = 0.06    # of the optimizer steps: RoBERTa's fine-tuning warm-up
+BERT_MR_POOLING = "mean"       # MiniLM's own sentence vector
+BERT_MR_HEAD_DROPOUT = 0.1
+
+
+def minilm_inputs(data: Dataset) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """MR's splits as the fine-tuned MiniLM reads them: ``{"train", "val", "test"}`` →
+    ``(ids (N, T_max), lengths (N,), labels (N,))``, MiniLM's WordPiece with ``[CLS]`` and ``[SEP]``,
+    nothing cut (512 positions), each split padded to its longest sentence. Full mode takes every
+    sentence of ``data`` (``utils.load_mr()``), quick mode the first 512 / 256 / 256."""
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be a utils.Dataset (utils.load_mr()), got {type(data).__name__}")
+    wordpiece = WordPiece(minilm_files()["tokenizer.json"], add_special_tokens=True)
+    quick = {"train": 512, "val": 256, "test": 256}
+    inputs = {}
+    for name, size in quick.items():
+        split = getattr(data, name)
+        n = budget(full=len(split), quick=size)
+        inputs[name] = (*encode_batch(split.x[:n], wordpiece, max_len=512, width="longest"), split.y[:n])
+    return inputs
+
+
+def bert_mr_recipe(train_sentences: int) -> TextClassifierRecipe:
+    """The fine-tuning recipe of section 4.3 for ``train_sentences`` training sentences: AdamW at a
+    peak of 10⁻⁴ with weight decay 0.01, batches of 32 of similar length, 3 epochs (quick mode 1),
+    linear warm-up over ``BERT_MR_WARMUP_SHARE`` of the steps, then linear decay to 0."""
+    check_int("train_sentences", train_sentences)
+    epochs = budget(full=3, quick=1)
+    steps = epochs * math.ceil(train_sentences / 32)
+    return TextClassifierRecipe(epochs=epochs, batch_size=32, lr=1e-4, weight_decay=0.01,
+                                schedule="warmup_linear", padding="bucket",
+                                warmup=max(1, round(BERT_MR_WARMUP_SHARE * steps)))
+
+
+@dataclass
+class FineTuned:
+    """A fine-tuned model (in evaluation mode), how it was trained, and whether it came from the cache."""
+
+    model: nn.Module
+    history: History
+    loaded: bool
+
+
+def bert_mr(data: Dataset) -> FineTuned:
+    """The book's fine-tuned MiniLM (section 4.3), loaded from the weights cache as ``bert_mr``.
+
+    MiniLM's pretrained encoder with a fresh linear head on the mean-pooled sentence vector (head
+    dropout 0.1, head initialised from seed 0), fine-tuned on :func:`minilm_inputs` ``(data)["train"]``
+    with :func:`bert_mr_recipe` and batch order seed 0, validated each epoch on the validation split.
+    The cache key is this whole configuration, so every page that calls this function gets the same
+    weights; when the cache holds no intact file with it, the model is trained now (one line says
+    why) and cached with its training history, which a later call returns unchanged.
+    """
+    inputs = minilm_inputs(data)
+    train_sentences = len(inputs["train"][2])
+    recipe = bert_mr_recipe(train_sentences)
+    config = config_json(model=BertConfig(), recipe=recipe, pooling=BERT_MR_POOLING,
+                         head_dropout=BERT_MR_HEAD_DROPOUT, seed=0, train_sentences=train_sentences)
+    for attempt in range(2):
+        seed_everything(0)
+        model = BertClassifier(load_pretrained(minilm_files()["model.safetensors"]), num_classes=2,
+                               pooling=BERT_MR_POOLING, dropout=BERT_MR_HEAD_DROPOUT)
+        run: dict[str, History] = {}
+
+        def train() -> None:
+            run["history"] = train_text_classifier(model, inputs["train"], inputs["val"], recipe, seed=0)
+
+        def describe() -> dict[str, str]:
+            return {"history": json.dumps(dataclasses.asdict(run["history"]))}
+
+        loaded = load_or_train("bert_mr", model, train, config=config, metadata_fn=describe)
+        if not loaded:
+            break
+        stored = read_weights_and_metadata("bert_mr")[1].get("history")
+        if stored is not None:
+            run["history"] = History(**json.loads(stored))
+            break
+        print("the cached 'bert_mr' has no training history: it is removed and trained again")
+        weights_path("bert_mr").unlink()
+    return FineTuned(model.eval(), run["history"], loaded)
