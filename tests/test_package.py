@@ -20,7 +20,7 @@ LAYERS = [
     ("data and layers", ["utils.data", "utils.layers"]),
     ("models", ["utils.models"]),
     ("training", ["utils.training"]),
-    ("book-wide", ["utils.trained", "utils.pages", "utils.plot"]),
+    ("book-wide", ["utils.trained", "utils.pages", "utils.plot", "utils.report"]),
 ]
 RANK = {group: rank for rank, (_, groups) in enumerate(LAYERS) for group in groups}
 

@@ -9,7 +9,7 @@
 * ``training/`` (the loop, recipes, optimisers, metrics and standard errors, FLOPs and MFU, data
   parallelism);
 * ``trained`` (the models the book trains once and reuses), ``pages`` (values one page quotes from
-  another), ``plot``: book-wide, on top.
+  another), ``plot``, ``report`` (tables of results): book-wide, on top.
 
 A module imports only from its own layer or the layers below (``tests/test_package.py`` checks it).
 Notebooks import it as ``import utils`` and start with ``device = utils.setup()``; the everyday names
@@ -53,6 +53,7 @@ _EXPORTS = {
     "heatmap": "plot",
     "plot_confusion_matrix": "plot",
     "plot_history": "plot",
+    "markdown_table": "report",
     "show_images": "plot",
     "budget": "runtime",
     "is_quick": "runtime",
@@ -77,7 +78,7 @@ __all__ = [
     "FASHION_MNIST_CLASSES",
     "fit", "History", "Callback", "EarlyStopping", "TimeBudget", "predict", "evaluate_classifier",
     "accuracy", "confusion_matrix", "count_parameters", "eval_mode", "keras_init_",
-    "plot_history", "show_images", "heatmap", "plot_confusion_matrix",
+    "plot_history", "show_images", "heatmap", "plot_confusion_matrix", "markdown_table",
     "check_against", "check_grad", "numerical_grad",
 ]
 
