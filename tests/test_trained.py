@@ -2,13 +2,17 @@
 and that two pages calling one get the same cached weights)."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 import torch
 
 import utils
+from error_facts import raises_naming
 from utils import trained
+from utils.models import gpt
+from utils.training import recipes
 
 
 def test_improved_cnn_names_what_it_needs():
@@ -45,3 +49,41 @@ def test_bert_mr_is_one_cached_model_with_its_history(shared_data):
     inputs = trained.minilm_inputs(tiny)
     assert [len(v[2]) for v in inputs.values()] == [40, 8, 8]
     assert (inputs["train"][0][:, 0] == 101).all()                     # [CLS] first
+
+
+# --------------------------------------------------------------------------- the GPT (4.3.2)
+def test_the_final_gpt_recipe_is_nanogpts_with_the_chapters_changes():
+    base = recipes.NANOGPT_RECIPE
+    assert (base.steps, base.batch_size, base.seq_len, base.lr, base.warmup, base.min_lr_ratio) == (
+        2000, 12, 64, 1e-3, 100, 0.1)
+    assert base.betas == (0.9, 0.99) and base.weight_decay == 0.1 and not base.decay_vectors
+    changed = {f.name for f in dataclasses.fields(base) if getattr(base, f.name) != getattr(trained.GPT_RECIPE, f.name)}
+    assert changed == {"steps", "batch_size", "lr", "warmup", "min_lr_ratio", "muon_lr", "eval_every"}
+    assert trained.GPT_RECIPE.muon_lr == 2e-2 and trained.GPT_RECIPE.batch_size == 24
+    assert trained.GPT_CONFIG == gpt.GPTConfig(vocab_size=65, block_size=64, num_layers=4, num_heads=4, embed_dim=128)
+
+
+def test_the_data_parallel_script_uses_nanogpts_recipe():
+    from utils.training import distributed
+    recipe = distributed.make_recipe(steps=40, global_batch=12, seq_len=64, lr=1e-3)
+    assert recipe == dataclasses.replace(recipes.NANOGPT_RECIPE, steps=40, warmup=2, eval_every=40)
+
+
+def test_lm_budget_sizes_a_recipe_for_quick_mode(monkeypatch):
+    full = trained.lm_budget(trained.GPT_RECIPE)
+    assert (full.steps, full.warmup, full.eval_every) == (720, 50, 180)
+    assert trained.lm_budget(trained.GPT_RECIPE, evaluations=1).eval_every == 720
+    monkeypatch.setenv("BOOK_QUICK", "1")
+    quick = trained.lm_budget(trained.GPT_RECIPE)
+    assert (quick.steps, quick.warmup, quick.eval_every) == (14, 4, 4)
+    assert trained.lm_budget(dataclasses.replace(trained.GPT_RECIPE, steps=100)).steps == 8
+    with raises_naming(TypeError, "recipe", "ClassifierRecipe"):
+        trained.lm_budget(recipes.IMPROVED_RECIPE)
+
+
+def test_gpt_tokens_per_second_times_the_recipes_step():
+    small = gpt.GPTConfig(vocab_size=11, block_size=8, num_layers=1, num_heads=2, embed_dim=16)
+    recipe = dataclasses.replace(trained.GPT_RECIPE, batch_size=4, seq_len=8)
+    assert trained.gpt_tokens_per_second(recipe, steps=2, warmup=1, config=small) > 0
+    with raises_naming(ValueError, "seq_len", 64, "block_size", 8):
+        trained.gpt_tokens_per_second(steps=2, config=small)

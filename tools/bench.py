@@ -15,6 +15,7 @@ Run it alone: a second process using the cores changes every timing several-fold
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -24,7 +25,6 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -32,10 +32,11 @@ from torch import nn
 
 from tools import notebooks
 from utils.layers import conv, rnn, transformer
-from utils.models import gpt, lm
+from utils import trained
+from utils.models import gpt
 from utils.models.cnn import ImprovedCNN, ImprovedCNNConfig
-from utils.training import optim
-from utils.training.flops import best_seconds, matmul_gflops, matmul_weights, mfu, transformer_flops_per_token
+from utils.report import markdown_table
+from utils.training.flops import best_seconds, matmul_gflops, mfu, model_flops_per_token
 
 ROOT = notebooks.ROOT
 TEST_RECORD = ROOT / "_build" / "test_time.json"   # written by `make test`
@@ -79,48 +80,31 @@ def speed_ratios() -> dict[str, float]:
     return ratios
 
 
-def _train_steps(model: nn.Module, batches: Callable[[], tuple], loss_fn, steps: int,
-                 optimizer: torch.optim.Optimizer | None = None) -> float:
-    """Seconds per training step (forward, backward, update; AdamW unless ``optimizer`` is given),
-    median of ``steps`` after 3."""
-    optimizer = optimizer or torch.optim.AdamW(model.parameters(), lr=1e-3)
-    times = []
-    for step in range(steps + 3):
-        inputs, targets = batches()
-        start = time.perf_counter()
-        loss = loss_fn(model(inputs), targets)
+def cnn_images_per_second(batch: int = 128, steps: int = 20) -> float:
+    """Training throughput of the book's stronger CNN (4.1.1) on 28 × 28 images: the batch over the
+    median time of ``steps`` AdamW training steps after 3."""
+    torch.manual_seed(0)
+    model = ImprovedCNN(ImprovedCNNConfig()).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x, y = torch.rand(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
+
+    def step() -> None:
+        loss = F.cross_entropy(model(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if step >= 3:
-            times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+
+    return batch / best_seconds(step, repeats=steps, warmup=3, statistic="median")
 
 
-def cnn_images_per_second(batch: int = 128, steps: int = 20) -> float:
-    """Training throughput of the book's stronger CNN (4.1.1) on 28 × 28 images."""
-    torch.manual_seed(0)
-    model = ImprovedCNN(ImprovedCNNConfig()).train()
-    x, y = torch.rand(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
-    return batch / _train_steps(model, lambda: (x, y), F.cross_entropy, steps)
-
-
-def gpt_step(batch: int = 24, steps: int = 20, muon: bool = False) -> tuple[float, float]:
-    """Training tokens per second of the GPT page's final shape (4 layers, width 128, context 64,
-    batch 24), with AdamW or (``muon``) with Muon for the hidden matrices as the page's final recipe
-    trains it, and its FLOPs per token, 6 n_mm + 12 n_layers T D (eq-ch4-gpt-flops). The learning
-    rates do not change the time of a step."""
-    torch.manual_seed(0)
-    config = gpt.GPTConfig(vocab_size=65)
-    model = gpt.GPT(config).train()
-    T = config.block_size
-    ids = torch.randint(0, config.vocab_size, (batch, T + 1))
-    optimizer = optim.muon_with_adamw(model, lr=1e-3, muon_lr=1e-2, betas=(0.9, 0.99), weight_decay=0.1,
-                                      decay_vectors=False) if muon else None
-    seconds = _train_steps(model, lambda: (ids[:, :-1], ids[:, 1:]), lm.lm_loss, steps, optimizer)
-    flops_per_token = transformer_flops_per_token(matmul_weights(model), config.num_layers, T,
-                                                  config.embed_dim)
-    return batch * T / seconds, flops_per_token
+def gpt_step(steps: int = 20, muon: bool = True) -> tuple[float, float]:
+    """Training tokens per second of the GPT page's final model (``utils.trained.GPT_CONFIG``, batch 24,
+    context 64) with its final recipe (``utils.trained.GPT_RECIPE``: Muon for the hidden matrices), or
+    with ``muon=False`` the same recipe with AdamW for every parameter, and its FLOPs per token,
+    6 n_mm + 12 n_layers T D (eq-ch4-gpt-flops)."""
+    recipe = trained.GPT_RECIPE if muon else dataclasses.replace(trained.GPT_RECIPE, muon_lr=None)
+    tokens = trained.gpt_tokens_per_second(recipe, steps=steps)
+    return tokens, model_flops_per_token(gpt.GPT(trained.GPT_CONFIG), recipe.seq_len)
 
 
 def render_seconds() -> float:
@@ -255,11 +239,10 @@ def _format(value: float | None) -> str:
 
 def table(rows: list[Row]) -> str:
     """The rows as a Markdown table (it reads as plain text in a terminal too)."""
-    lines = ["| group | measure | value | unit | target | met | note |", "|---|---|---:|---|---|---|---|"]
-    for r in rows:
-        met = "" if r.met is None else ("yes" if r.met else "**no**")
-        lines.append(f"| {r.group} | {r.name} | {_format(r.value)} | {r.unit} | {r.target} | {met} | {r.note} |")
-    return "\n".join(lines)
+    cells = [[r.group, r.name, _format(r.value), r.unit, r.target,
+              "" if r.met is None else ("yes" if r.met else "**no**"), r.note] for r in rows]
+    return markdown_table(["group", "measure", "value", "unit", "target", "met", "note"], cells,
+                          align="llrllll").data
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,11 @@ silently train a second model.
 * :func:`bert_mr`: MiniLM fine-tuned on MR (section 4.3, ``bert_finetune``; the FAQ's evaluation page
   reuses it), cached as ``bert_mr``, with :func:`minilm_inputs` (its tokenised data) and
   :func:`bert_mr_recipe` (its recipe).
+* The GPT of section 4.3.2 (``gpt`` trains it; the outlook chapter and ``make bench`` measure its
+  speed): ``GPT_CONFIG`` (nanoGPT's CPU shape) and ``GPT_RECIPE``, the final recipe, built from
+  nanoGPT's (:data:`utils.training.recipes.NANOGPT_RECIPE`); :func:`lm_budget` sizes a language-model
+  recipe for quick mode, :func:`gpt_tokens_per_second` measures its training throughput, and the
+  trained model is cached as ``GPT_CACHE_NAME``.
 """
 from __future__ import annotations
 
@@ -28,10 +33,12 @@ from .data.text import WordPiece, encode_batch
 from .data.weights import config_json, load_or_train, read_weights_and_metadata, weights_path
 from .models.bert import BertClassifier, BertConfig, load_pretrained
 from .models.cnn import ImprovedCNN, ImprovedCNNConfig
+from .models.gpt import GPT, GPTConfig
 from .runtime import budget, seed_everything
+from .training.flops import best_seconds
 from .training.loop import History
-from .training.recipes import (IMPROVED_RECIPE, TextClassifierRecipe, train_classifier,
-                               train_text_classifier)
+from .training.recipes import (IMPROVED_RECIPE, NANOGPT_RECIPE, LMRecipe, TextClassifierRecipe,
+                               train_classifier, train_text_classifier)
 
 
 def improved_cnn(data: Dataset) -> ImprovedCNN:
@@ -137,3 +144,54 @@ def bert_mr(data: Dataset) -> FineTuned:
         print("the cached 'bert_mr' has no training history: it is removed and trained again")
         weights_path("bert_mr").unlink()
     return FineTuned(model.eval(), run["history"], loaded)
+
+
+# --------------------------------------------------------------------------- the GPT (4.3.2)
+GPT_CONFIG = GPTConfig()       # nanoGPT's CPU shape: 4 layers, 4 heads, width 128, context 64; V = 65
+# The GPT chapter's final recipe: nanoGPT's with a six times larger rate, batches of 24, half the warm-up,
+# a floor of 2 % and Muon for the hidden matrices, for 720 steps evaluated four times. The chapter builds
+# its table from NANOGPT_RECIPE one change at a time and ends on this recipe.
+GPT_RECIPE = dataclasses.replace(NANOGPT_RECIPE, steps=720, batch_size=24, lr=6e-3, warmup=50,
+                                 min_lr_ratio=0.02, muon_lr=2e-2, eval_every=180)
+GPT_CACHE_NAME = "gpt_shakespeare"
+
+
+def lm_budget(recipe: LMRecipe, evaluations: int = 4) -> LMRecipe:
+    """``recipe`` as this run trains it, evaluated ``evaluations`` times (every ⌈steps / evaluations⌉
+    steps): in full mode its own steps and warm-up, in quick mode a fiftieth of the steps (at least 8)
+    and at most 4 warm-up steps."""
+    if not isinstance(recipe, LMRecipe):
+        raise TypeError(f"recipe must be an LMRecipe, got {type(recipe).__name__}")
+    check_int("evaluations", evaluations)
+    steps = budget(full=recipe.steps, quick=max(8, recipe.steps // 50))
+    warmup = budget(full=recipe.warmup, quick=min(4, recipe.warmup))
+    return dataclasses.replace(recipe, steps=steps, warmup=warmup, eval_every=math.ceil(steps / evaluations))
+
+
+def gpt_tokens_per_second(recipe: LMRecipe = GPT_RECIPE, *, steps: int = 20, warmup: int = 3,
+                          config: GPTConfig = GPT_CONFIG) -> float:
+    """Training throughput of a fresh GPT of ``config`` (seed 0) with ``recipe``'s optimizer, batch size,
+    context and clipping, in tokens per second: ``batch_size · seq_len`` over the median time of ``steps``
+    training steps (forward, loss, backward, clipping, update) on one batch of random ids, after
+    ``warmup`` untimed ones. The learning rates do not change the time of a step, and the schedule's
+    cost is negligible, so neither is applied."""
+    if not isinstance(recipe, LMRecipe):
+        raise TypeError(f"recipe must be an LMRecipe, got {type(recipe).__name__}")
+    if recipe.seq_len > config.block_size:
+        raise ValueError(f"recipe.seq_len={recipe.seq_len} exceeds the model's block_size={config.block_size}")
+    torch.manual_seed(0)
+    model = GPT(config).train()
+    optimizer = recipe.optimizer(model)
+    ids = torch.randint(0, config.vocab_size, (recipe.batch_size, recipe.seq_len + 1))
+    x, y = ids[:, :-1], ids[:, 1:]                                  # (N, T) inputs and next ids
+
+    def step() -> None:
+        loss = recipe.loss(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if recipe.clip_grad_norm is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), recipe.clip_grad_norm)
+        optimizer.step()
+
+    seconds = best_seconds(step, repeats=steps, warmup=warmup, statistic="median")
+    return recipe.batch_size * recipe.seq_len / seconds

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import os
 import signal
@@ -64,7 +65,7 @@ from ..data.windows import WindowBatches
 from ..models import count_parameters
 from ..models.gpt import GPT, GPTConfig
 from ..models.lm import lm_loss
-from .recipes import LMRecipe
+from .recipes import NANOGPT_RECIPE, LMRecipe
 
 BACKENDS = ("auto", "gloo", "nccl")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -72,13 +73,14 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # --------------------------------------------------------------------------- the pieces
 def make_recipe(steps: int, global_batch: int, seq_len: int, lr: float, warmup: int | None = None) -> LMRecipe:
-    """The GPT chapter's recipe (nanoGPT's for Shakespeare characters): AdamW with β = (0.9, 0.99),
-    weight decay 0.1 on matrices only, gradients clipped at norm 1, linear warm-up then a cosine down
-    to lr/10. ``warmup`` defaults to a twentieth of the steps. Evaluation is not part of this script."""
+    """The GPT chapter's baseline, nanoGPT's recipe (:data:`utils.training.recipes.NANOGPT_RECIPE`: AdamW
+    with β = (0.9, 0.99), weight decay 0.1 on matrices only, gradients clipped at norm 1, linear warm-up
+    then a cosine down to lr/10) for ``steps`` steps of ``global_batch`` windows of ``seq_len`` ids at a
+    peak of ``lr``. ``warmup`` defaults to a twentieth of the steps. Evaluation is not part of this
+    script."""
     warmup = steps // 20 if warmup is None else warmup
-    return LMRecipe(steps=steps, batch_size=global_batch, seq_len=seq_len, lr=lr, warmup=warmup,
-                    min_lr_ratio=0.1, betas=(0.9, 0.99), weight_decay=0.1, decay_vectors=False,
-                    clip_grad_norm=1.0, eval_every=steps, eval_windows=None)
+    return dataclasses.replace(NANOGPT_RECIPE, steps=steps, batch_size=global_batch, seq_len=seq_len, lr=lr,
+                               warmup=warmup, eval_every=steps)
 
 
 def check_split(global_batch: int, world_size: int) -> int:

@@ -15,7 +15,8 @@ steps of random windows and is run by :func:`train_lm`; :class:`TextClassifierRe
 padded sentences and a padding strategy and is run by :func:`train_text_classifier`. The entry points
 build the batches and call
 ``fit``, so that an ablation, a final run and a later chapter that retrains a cached model all train
-the same way. ``IMPROVED_RECIPE`` with ``cnn.ImprovedCNNConfig()`` is the book's stronger CNN.
+the same way. ``IMPROVED_RECIPE`` with ``cnn.ImprovedCNNConfig()`` is the book's stronger CNN;
+``NANOGPT_RECIPE`` is nanoGPT's CPU recipe, the GPT chapter's baseline.
 """
 from __future__ import annotations
 
@@ -273,6 +274,17 @@ class LMRecipe(Recipe):
         return muon_with_adamw(model, lr=self.lr, muon_lr=self.muon_lr, betas=self.betas,
                                weight_decay=self.weight_decay, decay_vectors=self.decay_vectors)
 
+
+
+# nanoGPT's CPU recipe for Shakespeare characters (its README: --block_size=64 --batch_size=12 --n_layer=4
+# --n_head=4 --n_embd=128 --max_iters=2000 --lr_decay_iters=2000 on config/train_shakespeare_char.py):
+# AdamW with beta2 = 0.99, weight decay 0.1 on matrices and embeddings only, peak 1e-3 after 100 warm-up
+# steps, cosine decay to 1e-4, gradients clipped at norm 1. The book evaluates it on the whole validation
+# split every 500 steps. The GPT chapter's baseline, the base of its final recipe (utils.trained.GPT_RECIPE)
+# and of the data-parallel script's (utils.training.distributed.make_recipe).
+NANOGPT_RECIPE = LMRecipe(steps=2000, batch_size=12, seq_len=64, lr=1e-3, warmup=100, min_lr_ratio=0.1,
+                          betas=(0.9, 0.99), weight_decay=0.1, decay_vectors=False, clip_grad_norm=1.0,
+                          eval_every=500, eval_windows=None)
 
 # --------------------------------------------------------------------------- augmentation
 def augment(x: torch.Tensor, generator: torch.Generator, *, padding: int = 2, flip: bool = True) -> torch.Tensor:
