@@ -275,7 +275,6 @@ class LMRecipe(Recipe):
                                weight_decay=self.weight_decay, decay_vectors=self.decay_vectors)
 
 
-
 # nanoGPT's CPU recipe for Shakespeare characters (its README: --block_size=64 --batch_size=12 --n_layer=4
 # --n_head=4 --n_embd=128 --max_iters=2000 --lr_decay_iters=2000 on config/train_shakespeare_char.py):
 # AdamW with beta2 = 0.99, weight decay 0.1 on matrices and embeddings only, peak 1e-3 after 100 warm-up
@@ -285,6 +284,7 @@ class LMRecipe(Recipe):
 NANOGPT_RECIPE = LMRecipe(steps=2000, batch_size=12, seq_len=64, lr=1e-3, warmup=100, min_lr_ratio=0.1,
                           betas=(0.9, 0.99), weight_decay=0.1, decay_vectors=False, clip_grad_norm=1.0,
                           eval_every=500, eval_windows=None)
+
 
 # --------------------------------------------------------------------------- augmentation
 def augment(x: torch.Tensor, generator: torch.Generator, *, padding: int = 2, flip: bool = True) -> torch.Tensor:
