@@ -74,10 +74,11 @@ pdf: $(STAMP)
 pdf-zh: $(STAMP)
 	cd $(ROOT) && $(BIN)/python -m tools.pdf --lang zh_CN
 
-## make check-browser: every page of the built HTML (make book first) loaded in headless Chromium and
-## checked, a notebook opened in JupyterLab; screenshots in _build/screenshots
+## make check-browser: every page of both editions (make book and make book-zh first) loaded in headless
+## Chromium and checked, a notebook opened in JupyterLab; screenshots in _build/screenshots.
+## EDITION=en (or zh): one edition only; SITE=folder: the published layout (English in it, Chinese in zh/)
 check-browser: $(STAMP)
-	cd $(ROOT) && $(BIN)/python -m tools.browser_check --lab
+	cd $(ROOT) && $(BIN)/python -m tools.browser_check --lab $(if $(EDITION),--edition $(EDITION)) $(if $(SITE),--site $(SITE))
 
 ## make execute: re-run every notebook in full mode in place with the usual weights cache
 ## (NB=path/to/one.ipynb for one notebook); each page's run record says which cached weights it read

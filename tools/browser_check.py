@@ -1,6 +1,6 @@
-"""``make check-browser``: every page of the built HTML book loaded in headless Chromium and checked.
+"""``make check-browser``: every page of both editions of the built book loaded in headless Chromium.
 
-The HTML in ``_build/html`` (``make book``) is served on localhost and each page the table of
+The English HTML in ``_build/html`` (``make book``) is served on localhost and each page the table of
 contents names is loaded at 1280 × 900 pixels. Per page: no JavaScript errors in the console;
 MathJax typeset every formula (no error nodes, no raw ``$$`` or ``\\(`` left in the prose); every
 image loaded; no Markdown table reached the page as raw ``|---|`` text; nothing but code listings
@@ -12,12 +12,24 @@ internal link and ``#anchor`` resolves (checked on the HTML files). The search p
 known term. Screenshots of key pages (one in the dark theme, one at phone width) go to
 ``_build/screenshots``.
 
+The Chinese edition (``_build/zh/html``, ``make book-zh``) has the same text structure, so it gets the
+checks a translation can break, in the same browser session: every page loads without console errors,
+MathJax typesets every formula, no raw TeX or Markdown table, no full-width punctuation (，。：；（）“”
+and the like) inside code, inline code or a typeset formula (translation must never touch code or
+math), every internal link and anchor resolves, and a Chinese search term (segmented by jieba at build
+time) finds its page. axe-core audits only a few Chinese pages (:data:`ZH_AUDIT`: the theme and the
+markup are the English pages', only the text differs), there is no 390 px pass and one screenshot.
+On both editions every page's language link (the header button and ``<link rel="alternate">`` that
+``_ext/book_i18n.py`` adds) must lead to the same page of the other edition, and that page must exist.
+``--site DIR`` checks the published layout instead: English in ``DIR``, Chinese in ``DIR/zh``.
+
 Needs Chromium and its driver (Debian: ``apt-get install chromium chromium-driver``; elsewhere set
 ``BOOK_CHROME`` and ``BOOK_CHROMEDRIVER`` to the browser and driver programs), Selenium
 (in ``requirements.txt``) and axe-core from npm (``.ci/run`` installs it into ``.ci/axe``; elsewhere
 set ``BOOK_AXE`` to its ``axe.min.js``).
 
-    python -m tools.browser_check [--lab]      # --lab: also a notebook in JupyterLab, screenshot
+    python -m tools.browser_check [--lab] [--edition en|zh] [--site DIR]
+        # --lab: also a notebook in JupyterLab, screenshot; --edition: one edition only (default both)
 """
 from __future__ import annotations
 
@@ -39,6 +51,7 @@ from pathlib import Path
 from tools.notebooks import ROOT, has_table, toc_files
 
 HTML = ROOT / "_build" / "html"
+ZH_HTML = ROOT / "_build" / "zh" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 WIDTH, HEIGHT = 1280, 900
 PHONE_WIDTH, PHONE_HEIGHT = 390, 844          # a phone's CSS pixels (iPhone 12-15)
@@ -49,12 +62,20 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 AXE_FAIL = ("serious", "critical")        # axe's experimental rules (not ready, its docs say) are left out
 FULL_WIDTH_EM = 0.7     # a Latin ’ is 0.2-0.35 em wide, a CJK font's full-width one 1 em
 SEARCH_TERM, SEARCH_MUST_FIND = "backpropagation", "chapters/02_core_concepts/05_backpropagation.html"
+# the Chinese index holds the words jieba cut the text into: 注意力 (attention) must find the Transformer
+ZH_SEARCH_TERM, ZH_SEARCH_MUST_FIND = "注意力", "chapters/03_algorithms/transformer.html"
+# axe-core on the Chinese edition (4 s per long page, so three short ones): the first page, the notation
+# (formulas in tables), the glossary (a long table, Chinese beside English)
+ZH_AUDIT = ("chapters/preface.html", "chapters/appendix/notation.html", "chapters/appendix/glossary.html")
+# Chinese (full-width) punctuation that a translation may bring into code or a formula; none belongs there
+FULL_WIDTH_MARKS = "，。：；、！？（）【】《》“”"
 # (page, file name, theme, element to scroll to[, window width]): the reader's first page, a chapter
 # with formulas, a plot in the dark theme (plots must stay readable there), and a page at phone width
 SCREENSHOTS = [("chapters/preface.html", "preface-light.png", "light", None),
                ("chapters/03_algorithms/transformer.html", "transformer-light.png", "light", None),
                ("chapters/05_outlook/trends.html", "trends-plot-dark.png", "dark", ".cell_output img"),
                ("chapters/03_algorithms/transformer.html", "transformer-phone.png", "light", None, PHONE_WIDTH)]
+ZH_SCREENSHOTS = [("chapters/03_algorithms/transformer.html", "zh-transformer-light.png", "light", None)]
 LAB_NOTEBOOK = "chapters/03_algorithms/cnn.ipynb"
 
 # Run in the page: what a reader would see that is wrong. Code listings (pre), notebook outputs and
@@ -153,6 +174,23 @@ for (const e of document.body.querySelectorAll("*")) {
 return {scrollWidth: root.scrollWidth, width: width, culprits: culprits.slice(0, 4)};
 """
 
+# The text of every code block, inline code and typeset formula (MathJax's assistive MathML) of the
+# page that holds one of the marks (outermost elements only: a code inside a pre counts once).
+CODE_AND_MATH_JS = r"""
+const marks = Array.from(arguments[0]);
+const main = document.querySelector("main") || document.body;
+const inside = "pre, code, mjx-container";
+const found = [];
+for (const e of main.querySelectorAll(inside)) {
+  if (e.parentElement && e.parentElement.closest(inside)) continue;
+  const text = e.textContent;
+  if (marks.some(m => text.includes(m)))
+    found.push({kind: e.tagName === "PRE" ? "a code block" : e.tagName === "CODE" ? "an inline code span" :
+                "a typeset formula", text: text});
+}
+return found;
+"""
+
 WAIT_FOR_MATHJAX_JS = r"""
 const done = arguments[arguments.length - 1];
 const start = Date.now();
@@ -174,6 +212,7 @@ class _Anchors(html.parser.HTMLParser):
         super().__init__()
         self.ids: set[str] = set()
         self.links: list[str] = []
+        self.edition_links: list[str] = []      # to the same page in the other edition
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -181,10 +220,13 @@ class _Anchors(html.parser.HTMLParser):
             self.ids.add(attrs["id"])
         if tag == "a" and attrs.get("name"):
             self.ids.add(attrs["name"])
-        # the header's link to the same page in the other edition (_ext/book_i18n.py) leaves this
-        # edition's folder; that edition's own check loads its pages
-        if tag == "a" and attrs.get("href") and "edition-switch" not in (attrs.get("class") or "").split():
-            self.links.append(attrs["href"])
+        # the header's link to the same page in the other edition (_ext/book_i18n.py) and the head's
+        # <link rel="alternate" hreflang> leave this edition's folder: edition_link_problems checks them
+        if tag == "a" and attrs.get("href"):
+            switch = "edition-switch" in (attrs.get("class") or "").split()
+            (self.edition_links if switch else self.links).append(attrs["href"])
+        if tag == "link" and attrs.get("rel") == "alternate" and attrs.get("hreflang") and attrs.get("href"):
+            self.edition_links.append(attrs["href"])
 
 
 @functools.lru_cache(maxsize=None)
@@ -211,6 +253,41 @@ def broken_links(pages: list[Path], root: Path = HTML) -> list[str]:
             elif parts.fragment and target.suffix == ".html" and urllib.parse.unquote(parts.fragment) not in _parse(target).ids:
                 problems.append(f"{where} (no id {parts.fragment!r} in {target.name})")
     return problems
+
+
+def html_files(root: Path, other: Path | None = None) -> list[Path]:
+    """The pages of the edition in ``root`` (not its ``_static``, ``_sources``, nor the other edition
+    ``other`` when it lies inside ``root``, as ``zh/`` does in the published site)."""
+    other = other.resolve() if other and other.resolve().is_relative_to(root.resolve()) else None
+    return sorted(p for p in root.rglob("*.html") if "_static" not in p.relative_to(root).parts
+                  and "_sources" not in p.relative_to(root).parts
+                  and not (other and p.resolve().is_relative_to(other)))
+
+
+def edition_link_problems(root: Path, page: str, other: Path, hrefs: list[str]) -> list[str]:
+    """The language links of ``page`` (its path under ``root``, ``hrefs`` as written in it) must be
+    there and each lead to the same page under ``other``, the other edition's root, which must exist."""
+    if not hrefs:
+        return [f"{page}: no link to the other edition's page (the header's language button)"]
+    problems = []
+    expected = (other / page).resolve()
+    for href in dict.fromkeys(hrefs):
+        parts = urllib.parse.urlsplit(href)
+        if parts.scheme or parts.netloc:
+            problems.append(f"{page}: the language link {href!r} leaves the site")
+            continue
+        target = ((root / page).parent / urllib.parse.unquote(parts.path)).resolve()
+        if target != expected:
+            problems.append(f"{page}: the language link {href!r} leads to {target}, not to the same page of "
+                            f"the other edition ({expected})")
+        elif not target.is_file():
+            problems.append(f"{page}: the language link {href!r} leads to {target}, which does not exist")
+    return problems
+
+
+def full_width_marks(text: str, marks: str = FULL_WIDTH_MARKS, context: int = 15) -> list[str]:
+    """Each full-width punctuation mark in ``text`` with ``context`` characters either side."""
+    return [text[max(0, i - context):i + context + 1] for i, c in enumerate(text) if c in marks]
 
 
 # --------------------------------------------------------------------------- the browser
@@ -280,6 +357,19 @@ def full_width_punctuation(driver) -> list[str]:
             f"in {first['text']!r} (font-family {first['font']!r}...)"]
 
 
+def full_width_in_code(driver) -> list[str]:
+    """Full-width punctuation inside the loaded page's code blocks, inline code or typeset formulas."""
+    found = driver.execute_script(CODE_AND_MATH_JS, FULL_WIDTH_MARKS)
+    problems = []
+    for item in found[:3]:
+        snippets = full_width_marks(item["text"])
+        problems.append(f"full-width punctuation in {item['kind']} ({len(snippets)} mark(s); a translation "
+                        f"must not touch code or math): {' | '.join(map(repr, snippets[:3]))}")
+    if len(found) > 3:
+        problems.append(f"... and {len(found) - 3} more code or formula element(s) with full-width punctuation")
+    return problems
+
+
 def accessibility(driver) -> list[str]:
     """Serious or critical WCAG 2 A/AA violations that axe-core finds in the loaded page."""
     driver.execute_script(axe_source() + "\n;return 0;")
@@ -306,8 +396,10 @@ def phone_overflow(driver) -> list[str]:
             f"window; sticking out: {' | '.join(found['culprits']) or '?'}"]
 
 
-def check_page(driver, url: str, page: str, audit: bool = True, phone: bool = True) -> PageReport:
-    """Every check on one page; ``audit``: axe-core's WCAG audit, ``phone``: the 390 px pass."""
+def check_page(driver, url: str, page: str, audit: bool = True, phone: bool = True,
+               code_marks: bool = False) -> PageReport:
+    """Every check on one page; ``audit``: axe-core's WCAG audit, ``phone``: the 390 px pass,
+    ``code_marks``: no full-width punctuation in code or formulas (the Chinese edition)."""
     report = PageReport(page)
     driver.get(url + page)
     state = driver.execute_async_script(WAIT_FOR_MATHJAX_JS)
@@ -318,6 +410,8 @@ def check_page(driver, url: str, page: str, audit: bool = True, phone: bool = Tr
     if has_table(result["text"]):
         report.problems.append("a Markdown table reached the page as raw | --- | text")
     report.problems += full_width_punctuation(driver)
+    if code_marks:
+        report.problems += full_width_in_code(driver)
     if audit:
         report.problems += accessibility(driver)
     if phone:
@@ -328,20 +422,21 @@ def check_page(driver, url: str, page: str, audit: bool = True, phone: bool = Tr
     return report
 
 
-def check_search(driver, url: str) -> list[str]:
+def check_search(driver, url: str, term: str = SEARCH_TERM, must_find: str = SEARCH_MUST_FIND) -> list[str]:
+    """The search page with ``term`` must list ``must_find`` once the search has finished (Sphinx writes
+    its summary line, in the edition's language, last)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    driver.get(f"{url}search.html?q={SEARCH_TERM}")
+    driver.get(f"{url}search.html?q={urllib.parse.quote(term)}")
     try:
         WebDriverWait(driver, 30).until(
-            lambda d: d.find_elements(By.CSS_SELECTOR, "ul.search li a")
-            or "did not match any documents" in d.find_element(By.TAG_NAME, "body").text)
+            lambda d: any(p.text.strip() for p in d.find_elements(By.CSS_SELECTOR, "p.search-summary")))
     except Exception as exc:  # a timeout: the search never finished
-        return [f"search for {SEARCH_TERM!r} showed no result list ({type(exc).__name__})"]
+        return [f"search for {term!r} did not finish ({type(exc).__name__})"]
     found = [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, "ul.search li a")]
-    if not any(SEARCH_MUST_FIND in (h or "") for h in found):
-        return [f"search for {SEARCH_TERM!r} did not find {SEARCH_MUST_FIND} (found {len(found)} results)"]
+    if not any(must_find in (h or "") for h in found):
+        return [f"search for {term!r} did not find {must_find} (found {len(found)} results)"]
     return []
 
 
@@ -433,42 +528,99 @@ def lab_screenshot(driver) -> tuple[Path, list[str]]:
     return path, problems
 
 
+@dataclass(frozen=True)
+class Edition:
+    """One edition of the book and what the browser pass does on it."""
+    key: str                            # "en" or "zh": the prefix of its problems
+    root: Path                          # its built HTML
+    build: str                          # the command that builds it
+    audit: tuple[str, ...] | None       # the pages axe-core audits (None: every page)
+    phone: bool                         # every page again at 390 px
+    code_marks: bool                    # no full-width punctuation in code and formulas
+    search: tuple[str, str]             # a search term and a page it must find
+    screenshots: list = field(default_factory=list)
+
+
+def editions(site: Path | None = None) -> dict[str, Edition]:
+    """Both editions, as ``make book`` and ``make book-zh`` lay them out, or as the published ``site``
+    (English at its root, Chinese in ``zh/``)."""
+    en_root, zh_root = (site, site / "zh") if site else (HTML, ZH_HTML)
+    return {"en": Edition("en", en_root, "make book", None, True, False, (SEARCH_TERM, SEARCH_MUST_FIND),
+                          SCREENSHOTS),
+            "zh": Edition("zh", zh_root, "make book-zh", ZH_AUDIT, False, True,
+                          (ZH_SEARCH_TERM, ZH_SEARCH_MUST_FIND), ZH_SCREENSHOTS)}
+
+
+def _shown(path: Path) -> Path:
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.browser_check", description=__doc__.split("\n")[0])
     parser.add_argument("--lab", action="store_true", help="also open a notebook in JupyterLab and screenshot it")
+    parser.add_argument("--edition", choices=("en", "zh"), help="check this edition only (default: both)")
+    parser.add_argument("--site", type=Path, help="the published layout: English in SITE, Chinese in SITE/zh")
     args = parser.parse_args(argv)
-    if not (HTML / "index.html").is_file():
-        print(f"error: {HTML.relative_to(ROOT)}/index.html is missing: run `make book` first", file=sys.stderr)
-        return 1
+    both = editions(args.site.resolve() if args.site else None)
+    chosen = [both[args.edition]] if args.edition else list(both.values())
+    for edition in chosen:
+        if not (edition.root / "index.html").is_file():
+            print(f"error: {_shown(edition.root)}/index.html is missing: run `{edition.build}` first (or check "
+                  f"the other edition alone: --edition)", file=sys.stderr)
+            return 1
     pages = [str(p.with_suffix(".html")) for p in toc_files()]
-    files = sorted(p for p in HTML.rglob("*.html") if "_static" not in p.parts and "_sources" not in p.parts)
-    problems = [f"link {p}" for p in broken_links(files)]
+    problems, notes, files = [], [], {}
+    for edition in chosen:
+        other = both["zh" if edition.key == "en" else "en"]
+        files[edition.key] = html_files(edition.root, other.root)
+        problems += [f"{edition.key} link {p}" for p in broken_links(files[edition.key], edition.root)]
+        if (other.root / "index.html").is_file():
+            for page in pages:
+                problems += [f"{edition.key} {p}" for p in edition_link_problems(
+                    edition.root, page, other.root, _parse(edition.root / page).edition_links)]
+        else:
+            notes.append(f"{edition.key}: language links not checked ({_shown(other.root)} is not built)")
     try:
         axe_source()
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    server, url = serve(HTML)
     driver = browser()
+    shots, seconds = [], {}
     try:
-        started = time.perf_counter()
-        for page in pages:
-            report = check_page(driver, url, page)
-            problems += [f"{page}: {p}" for p in report.problems]
-            print(f"  {'ok ' if not report.problems else 'BAD'} {page}", flush=True)
-        problems += check_search(driver, url)
-        shots = [screenshot(driver, url, *args) for args in SCREENSHOTS]
+        for edition in chosen:
+            started = time.perf_counter()
+            server, url = serve(edition.root)
+            try:
+                for page in pages:
+                    report = check_page(driver, url, page, audit=edition.audit is None or page in edition.audit,
+                                        phone=edition.phone, code_marks=edition.code_marks)
+                    problems += [f"{edition.key} {page}: {p}" for p in report.problems]
+                    print(f"  {'ok ' if not report.problems else 'BAD'} {edition.key} {page}", flush=True)
+                problems += [f"{edition.key} {p}" for p in check_search(driver, url, *edition.search)]
+                shots += [screenshot(driver, url, *args) for args in edition.screenshots]
+            finally:
+                server.shutdown()
+            seconds[edition.key] = time.perf_counter() - started
         if args.lab:
+            started = time.perf_counter()
             shot, lab_problems = lab_screenshot(driver)
             shots.append(shot)
             problems += lab_problems
-        seconds = time.perf_counter() - started
+            seconds["JupyterLab"] = time.perf_counter() - started
     finally:
         driver.quit()
-        server.shutdown()
-    print(f"{len(pages)} pages loaded in Chromium (at {WIDTH} px with axe-core's audit, then at {PHONE_WIDTH} px), "
-          f"{len(files)} HTML files' links checked, search checked, "
-          f"in {seconds:.0f} s; screenshots: {', '.join(str(s.relative_to(ROOT)) for s in shots)}")
+    for edition in chosen:
+        how = (f"at {WIDTH} px with axe-core's audit, then at {PHONE_WIDTH} px" if edition.audit is None else
+               f"at {WIDTH} px, axe-core's audit on {len(edition.audit)} of them, no full-width marks in code or math")
+        print(f"{edition.key}: {len(pages)} pages loaded in Chromium ({how}), {len(files[edition.key])} HTML files' "
+              f"links and the language links checked, search for {edition.search[0]!r} checked, in "
+              f"{seconds[edition.key]:.0f} s")
+    if "JupyterLab" in seconds:
+        print(f"JupyterLab: {LAB_NOTEBOOK} rendered, in {seconds['JupyterLab']:.0f} s")
+    print(f"screenshots: {', '.join(str(_shown(s)) for s in shots)}")
+    for note in notes:
+        print(f"note: {note}")
     if problems:
         print(f"{len(problems)} problem(s):\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1
