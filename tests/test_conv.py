@@ -149,7 +149,7 @@ def test_conv2d_error_messages():
         conv2d(x[0], weight)
     with raises_naming(ValueError, 'weight'):
         conv2d(x, weight[0])
-    with pytest.raises(ValueError, match="channel mismatch"):
+    with raises_naming(ValueError, "C_in=3", "(4, 2, 3, 3)", "2"):
         conv2d(x, torch.randn(4, 2, 3, 3))
     with raises_naming(ValueError, 'bias'):
         conv2d(x, weight, torch.randn(3))

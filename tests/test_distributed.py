@@ -55,7 +55,7 @@ def test_ddp_loss_curve_equals_single_process_curve(reference, ddp_run):
     assert len(ddp_run["step_times"]) == STEPS and min(ddp_run["step_times"]) > 0
     assert ddp_run["allreduce_seconds"] > 0 and "allreduce_seconds" not in reference, "DDP only"
     assert distributed.seconds_per_step(ddp_run, skip=1) in ddp_run["step_times"][1:]
-    with pytest.raises(ValueError, match="skip=5 leaves none"):
+    with raises_naming(ValueError, f"skip={STEPS}", STEPS):          # the argument and the number of steps
         distributed.seconds_per_step(ddp_run, skip=STEPS)
 
 
@@ -134,7 +134,7 @@ def test_threads_split_the_cores_between_local_processes():
 
 
 def test_launch_timeout_stops_torchrun_and_says_so():
-    with pytest.raises(distributed.LaunchError, match="did not finish within"):
+    with raises_naming(distributed.LaunchError, "torchrun", "0.5"):     # what was stopped, after how long
         distributed.launch(TINY, 1, steps=1, global_batch=2, timeout=0.5)
 
 

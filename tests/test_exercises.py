@@ -12,6 +12,8 @@ import pytest
 from tools import notebooks
 from tools.exercises import notebook_solution_code, solution_code
 
+from error_facts import raises_naming
+
 # Solution code blocks that do not run in the tests, each with its reason in the block's first line
 # ("# not executed by the tests: <reason>"). Adding one is a decision: update this list.
 EXPECTED_OPT_OUTS: list[tuple[str, str]] = []
@@ -92,7 +94,7 @@ def test_backtick_directive_and_opt_out_marker():
     text = ("```{solution} ex-b\n```python\n# not executed by the tests: trains for 15 minutes\nfit()\n```\n```\n")
     [block] = solution_code(text)
     assert block.label == "ex-b" and block.opt_out == "trains for 15 minutes"
-    with pytest.raises(ValueError, match="needs a reason"):
+    with raises_naming(ValueError, "ex-c", "# not executed by the tests:"):   # the solution and the marker
         solution_code(":::{solution} ex-c\n```python\n# not executed by the tests:\nfit()\n```\n:::\n")
 
 

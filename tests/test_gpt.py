@@ -21,7 +21,7 @@ def test_is_causal_equals_an_explicit_causal_mask():
         attn = transformer.MultiHeadAttention(16, 4, fused=fused).double()
         x = torch.randn(3, 7, 16, dtype=torch.float64)
         torch.testing.assert_close(attn(x, is_causal=True), attn(x, mask=transformer.causal_mask(7)))
-    with pytest.raises(ValueError, match="not both"):
+    with raises_naming(ValueError, "mask", "is_causal"):
         attn(x, mask=transformer.causal_mask(7), is_causal=True)
 
 
@@ -101,7 +101,7 @@ def test_lm_sample_of_a_gpt_uses_its_context_past_block_size():
 def test_forward_with_state_needs_one_cache_per_layer():
     model = gpt.GPT(SMALL).eval()
     _, caches = model.forward_with_state(torch.tensor([[1, 2]]))
-    with pytest.raises(ValueError, match="per layer"):
+    with raises_naming(ValueError, len(caches) - 1, SMALL.num_layers):   # caches given, layers
         model.forward_with_state(torch.tensor([[3]]), caches[:-1])
 
 

@@ -32,7 +32,7 @@ def test_accuracy_from_logits():
     (torch.tensor([0, 1]), torch.tensor([[0, 1]])),
 ])
 def test_accuracy_shape_mismatch(pred, target):
-    with pytest.raises(ValueError, match="differ in shape"):
+    with raises_naming(ValueError, "predictions", "targets", tuple(target.shape)):
         utils.accuracy(pred, target)
 
 
@@ -136,7 +136,7 @@ def test_paired_difference_matches_its_definition_and_is_smaller_than_unpaired()
 
 
 def test_paired_difference_rejects_mismatched_shapes():
-    with pytest.raises(ValueError, match="same length"):
+    with raises_naming(ValueError, "right_a", "right_b", "(3,)", "(4,)"):
         metrics.paired_difference(torch.ones(3, dtype=torch.bool), torch.ones(4, dtype=torch.bool))
 
 
@@ -175,7 +175,7 @@ def test_average_ranks_match_scipy_rankdata():
 def test_spearman_edge_cases():
     assert np.isnan(utils.training.metrics.spearman(torch.ones(5), torch.arange(5.0)))
     assert utils.training.metrics.spearman(torch.arange(5.0), -torch.arange(5.0)) == pytest.approx(-1.0)
-    with pytest.raises(ValueError, match="same number"):
+    with raises_naming(ValueError, "3", "4"):
         utils.training.metrics.spearman(torch.ones(3), torch.ones(4))
 
 
@@ -193,5 +193,5 @@ def test_precision_at_k_and_its_random_baseline():
     assert sd == pytest.approx(hyper.std() / k)
     with pytest.raises(ValueError, match="k"):
         utils.training.metrics.precision_at_k(scores, relevant, 6)
-    with pytest.raises(ValueError, match="at most n"):
+    with raises_naming(ValueError, "relevant", "11", "10"):
         utils.training.metrics.random_precision_at_k(10, 11, 3)

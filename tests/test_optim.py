@@ -137,7 +137,7 @@ def test_muon_with_adamw_covers_every_parameter_once_and_one_scheduler_drives_bo
 
 def test_combined_optimizer_refuses_a_parameter_in_two_optimizers():
     p = nn.Parameter(torch.ones(2, 2))
-    with pytest.raises(ValueError, match="more than one"):
+    with raises_naming(ValueError, "(2, 2)", "0", "1"):       # the parameter's shape, both optimizers
         CombinedOptimizer([torch.optim.SGD([p], lr=1.0), torch.optim.SGD([p], lr=1.0)])
 
 

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import utils
-from utils.data import windows
+from utils.data import weights, windows
 from utils.models import lm
 from utils.models.cnn import ImprovedCNN, ImprovedCNNConfig
 from utils.training import recipes
@@ -137,28 +137,29 @@ def test_loss_is_cross_entropy_with_label_smoothing_for_both_shapes():
     assert torch.equal(Recipe(label_smoothing=0.1).loss(logits, y), F.cross_entropy(logits, y, label_smoothing=0.1))
     seq_logits, seq_y = torch.randn(3, 4, 6), torch.randint(0, 6, (3, 4))
     assert torch.equal(LMRecipe().loss(seq_logits, seq_y), lm.lm_loss(seq_logits, seq_y))
-    with pytest.raises(ValueError, match=r"expected logits \(\.\.\., M\) and targets"):
+    with raises_naming(ValueError, "logits", "targets", "(3, 4, 6)", "(3, 2)"):   # both shapes
         Recipe().loss(seq_logits, seq_y[:, :2])
 
 
-@pytest.mark.parametrize("make, kwargs, error, message", [
-    (Recipe, {"lr": 0}, ValueError, "lr must be > 0, got 0"),
-    (Recipe, {"lr": float("nan")}, ValueError, "lr must be > 0, got nan"),
-    (Recipe, {"weight_decay": -0.1}, ValueError, "weight_decay must be >= 0"),
-    (Recipe, {"schedule": "cosine"}, ValueError, "schedule must be one of 'constant', 'one_cycle', 'warmup_cosine'"),
-    (Recipe, {"batch_size": 0}, ValueError, "batch_size must be an int >= 1, got 0"),
-    (Recipe, {"clip_grad_norm": -1.0}, ValueError, "clip_grad_norm must be > 0, got -1.0"),
-    (Recipe, {"label_smoothing": 1.0}, ValueError, r"label_smoothing must lie in \[0, 1\), got 1.0"),
-    (Recipe, {"min_lr_ratio": 1.5}, ValueError, r"min_lr_ratio must lie in \[0, 1\], got 1.5"),
-    (ClassifierRecipe, {"epochs": 0}, ValueError, "epochs must be an int >= 1, got 0"),
-    (ClassifierRecipe, {"epochs": 2.0}, TypeError, "epochs must be an int"),
-    (ClassifierRecipe, {"augment": "yes"}, TypeError, "augment must be True or False"),
-    (LMRecipe, {"steps": 10, "warmup": 10}, ValueError, "warmup must be shorter than steps=10, got warmup=10"),
-    (LMRecipe, {"eval_every": 0}, ValueError, "eval_every must be an int >= 1, got 0"),
-    (LMRecipe, {"seq_len": -1}, ValueError, "seq_len must be an int >= 1, got -1"),
+@pytest.mark.parametrize("make, kwargs, error, facts", [      # the field, its value, what is allowed
+    (Recipe, {"lr": 0}, ValueError, ["lr", "0"]),
+    (Recipe, {"lr": float("nan")}, ValueError, ["lr", "nan", "0"]),
+    (Recipe, {"weight_decay": -0.1}, ValueError, ["weight_decay", "-0.1", "0"]),
+    (Recipe, {"schedule": "cosine"}, ValueError,
+     ["schedule", "'cosine'", "'constant'", "'one_cycle'", "'warmup_cosine'", "'warmup_linear'"]),
+    (Recipe, {"batch_size": 0}, ValueError, ["batch_size", "0", "1"]),
+    (Recipe, {"clip_grad_norm": -1.0}, ValueError, ["clip_grad_norm", "-1.0", "0"]),
+    (Recipe, {"label_smoothing": 1.0}, ValueError, ["label_smoothing", "1.0", "[0, 1)"]),
+    (Recipe, {"min_lr_ratio": 1.5}, ValueError, ["min_lr_ratio", "1.5", "[0, 1]"]),
+    (ClassifierRecipe, {"epochs": 0}, ValueError, ["epochs", "0", "1"]),
+    (ClassifierRecipe, {"epochs": 2.0}, TypeError, ["epochs", "2.0", "int"]),
+    (ClassifierRecipe, {"augment": "yes"}, TypeError, ["augment", "'yes'", "True", "False"]),
+    (LMRecipe, {"steps": 10, "warmup": 10}, ValueError, ["warmup=10", "steps=10"]),
+    (LMRecipe, {"eval_every": 0}, ValueError, ["eval_every", "0", "1"]),
+    (LMRecipe, {"seq_len": -1}, ValueError, ["seq_len", "-1", "1"]),
 ])
-def test_recipes_reject_bad_values_naming_field_and_value(make, kwargs, error, message):
-    with pytest.raises(error, match=message):
+def test_recipes_reject_bad_values_naming_field_and_value(make, kwargs, error, facts):
+    with raises_naming(error, *facts):
         make(**kwargs)
 
 
@@ -166,7 +167,7 @@ def test_scheduler_checks_the_total():
     opt = Recipe().optimizer(nn.Linear(2, 2))
     with raises_naming(ValueError, 'total_steps', '0', '1'):
         Recipe().scheduler(opt, 0)
-    with pytest.raises(ValueError, match="warmup .* must be shorter"):
+    with raises_naming(ValueError, "warmup", "20", "10"):   # the warm-up and the run it does not fit in
         Recipe(schedule="warmup_cosine", warmup=20).scheduler(opt, 10)
 
 
@@ -335,7 +336,7 @@ def test_repr_shows_only_the_fields_that_apply():
     assert "warmup" not in constant and "min_lr_ratio" not in constant
     assert "shift=2, flip=True" in repr(IMPROVED_RECIPE)
     # the cached configuration keeps every field
-    assert '"min_lr_ratio":0.1' in utils.data.weights.config_json(recipe=recipes.TextClassifierRecipe())
+    assert '"min_lr_ratio":0.1' in weights.config_json(recipe=recipes.TextClassifierRecipe())
 
 
 @pytest.mark.parametrize("args", [(0, 10, float("nan")), (-1, 10, 2), (0, 0, 0), (0, 10, 2.5)])

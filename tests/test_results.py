@@ -9,6 +9,8 @@ import pytest
 from tools import results
 from utils.benchmarks import Published
 
+from error_facts import raises_naming
+
 
 def page(root: Path, name: str, label: str, title: str, glued: dict[str, str], run: dict | None = None) -> Path:
     outputs = [{"output_type": "display_data", "metadata": {"scrapbook": {"name": k}},
@@ -57,7 +59,7 @@ def test_rows_are_checked():
         results.Row("x", "x", "furlongs")
     with pytest.raises(ValueError, match="range"):
         results.Row("x", "x", "accuracy", (ANCHOR, ANCHOR), compare="ratio")
-    with pytest.raises(ValueError, match="one source"):
+    with raises_naming(ValueError, "kim2014", "z"):                  # the two sources
         results.Row("x", "x", "accuracy", (ANCHOR, Published(0.9, "rows", "z")))
 
 
@@ -67,7 +69,7 @@ def test_a_page_without_a_heading_or_a_run_record_is_an_error(tmp_path):
         results.build(tmp_path, [a], ROWS[:1], bib_keys={"kim2014"})
     a = page(tmp_path, "a.ipynb", "ch-a", "Alpha", {"acc": "0.8", "acc_se": "1.0"})
     report = results.build(tmp_path, [a], ROWS[:1], bib_keys={"kim2014"})
-    with pytest.raises(ValueError, match="no record of a full run"):
+    with raises_naming(ValueError, "a.ipynb", "make execute NB=a.ipynb"):   # the page, the command that fixes it
         results.runs_table(tmp_path, report, [a])
     (tmp_path / "c.ipynb").write_text(json.dumps({"cells": [{"cell_type": "markdown", "source": "# no label"}]}))
     with pytest.raises(ValueError, match="label"):

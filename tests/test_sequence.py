@@ -93,5 +93,5 @@ def test_bad_configs_and_inputs_raise_clear_errors():
         make("lstm")(torch.randint(1, 50, (2, 5)), torch.tensor([5, 6]))
     with raises_naming(ValueError, '(N, T, 9)'):
         make("cnn", vocab_size=None, input_size=9)(torch.rand(2, 4, 8))
-    with pytest.raises(ValueError, match="one-channel images"):
+    with raises_naming(ValueError, "(N, 1, H, W)", "(2, 3, 4, 4)"):
         ImageRows()(torch.rand(2, 3, 4, 4))

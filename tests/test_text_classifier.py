@@ -109,7 +109,7 @@ def test_classifier_rejects_bad_input_and_config():
         SentenceClassifierConfig(vocab_size=10, padding_idx=10)
     with raises_naming(ValueError, 'init', "'keras'", "'pytorch'"):
         SentenceClassifierConfig(init="glorot")
-    with pytest.raises(ValueError, match="embedding_weight has shape"):
+    with raises_naming(ValueError, "embedding_weight", "(30, 5)", "(30, 6)"):
         SentenceClassifier(SentenceClassifierConfig(vocab_size=30, embed_dim=6), embedding_weight=torch.zeros(30, 5))
     model = SentenceClassifier(SentenceClassifierConfig(vocab_size=30, embed_dim=6, hidden_size=4))
     # user input: clear errors (they were asserts, which python -O removes), checked before the embedding

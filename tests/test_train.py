@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import re
 
 import pytest
 import torch
@@ -140,24 +139,24 @@ def test_fit_steps_with_a_generator(problem):
     assert history["step"] == [2, 4]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"epochs": 1, "steps": 1}, "exactly one of epochs= or steps="),
-    ({}, "exactly one of epochs= or steps="),
-    ({"epochs": 0}, "epochs must be an int >= 1, got 0"),
-    ({"steps": 0}, "steps must be an int >= 1, got 0"),
-    ({"steps": 5, "eval_every": 0}, "eval_every must be an int >= 1, got 0"),
-    ({"steps": 5, "eval_every": -2}, "eval_every must be an int >= 1, got -2"),
-    ({"steps": 5, "clip_grad_norm": -1.0}, "clip_grad_norm must be > 0, got -1.0"),
-    ({"steps": 5, "clip_grad_norm": 0.0}, "clip_grad_norm must be > 0, got 0.0"),
-    ({"steps": 5, "clip_grad_norm": float("nan")}, "clip_grad_norm must be > 0, got nan"),
-    ({"steps": 5, "clip_grad_norm": float("inf")}, "clip_grad_norm must be > 0, got inf"),
+@pytest.mark.parametrize("kwargs, facts", [
+    ({"epochs": 1, "steps": 1}, ["epochs", "steps"]),
+    ({}, ["epochs", "steps"]),
+    ({"epochs": 0}, ["epochs", "0", "1"]),                    # the argument, its value, the minimum
+    ({"steps": 0}, ["steps", "0", "1"]),
+    ({"steps": 5, "eval_every": 0}, ["eval_every", "0", "1"]),
+    ({"steps": 5, "eval_every": -2}, ["eval_every", "-2", "1"]),
+    ({"steps": 5, "clip_grad_norm": -1.0}, ["clip_grad_norm", "-1.0", "0"]),
+    ({"steps": 5, "clip_grad_norm": 0.0}, ["clip_grad_norm", "0.0"]),
+    ({"steps": 5, "clip_grad_norm": float("nan")}, ["clip_grad_norm", "nan"]),
+    ({"steps": 5, "clip_grad_norm": float("inf")}, ["clip_grad_norm", "inf"]),
 ])
-def test_fit_rejects_bad_arguments_before_training(problem, kwargs, message):
+def test_fit_rejects_bad_arguments_before_training(problem, kwargs, facts):
     # eval_every=0 used to mean the default; a negative clip_grad_norm flipped the gradient
     train, *_ = problem
     model = nn.Linear(2, 2)
     before = [p.detach().clone() for p in model.parameters()]
-    with pytest.raises(ValueError, match=message):
+    with raises_naming(ValueError, *facts):
         utils.fit(model, train, nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), lr=0.1), **kwargs)
     assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before)), "no step was taken"
 
@@ -173,7 +172,7 @@ def test_fit_rejects_non_integer_lengths(problem):
 @pytest.mark.parametrize("kwargs", [{"epochs": 1}, {"steps": 3}])
 def test_fit_rejects_empty_batches(kwargs):
     model = nn.Linear(2, 2)
-    with pytest.raises(ValueError, match="train_batches is empty"):
+    with raises_naming(ValueError, "train_batches"):
         utils.fit(model, [], nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), lr=0.1), **kwargs)
 
 
@@ -291,18 +290,18 @@ def test_a_plain_function_is_not_a_callback(problem):
                   steps=3, callbacks=[lambda m, r: True], log=False)
 
 
-@pytest.mark.parametrize("kwargs, message", [({"mode": "avg"}, "mode must be one of 'min', 'max'; got 'avg'"),
-                                             ({"patience": 0}, "patience must be an int >= 1, got 0"),
-                                             ({"patience": -2}, "patience must be an int >= 1, got -2")])
-def test_early_stopping_bad_arguments(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+@pytest.mark.parametrize("kwargs, facts", [({"mode": "avg"}, ["mode", "'avg'", "'min'", "'max'"]),
+                                           ({"patience": 0}, ["patience", "0", "1"]),
+                                           ({"patience": -2}, ["patience", "-2", "1"])])
+def test_early_stopping_bad_arguments(kwargs, facts):
+    with raises_naming(ValueError, *facts):
         utils.EarlyStopping(**kwargs)
 
 
 def test_early_stopping_missing_metric(problem):
     train, *_ = problem
     model = nn.Linear(2, 2)
-    with pytest.raises(KeyError, match="EarlyStopping watches 'val_loss'"):
+    with raises_naming(KeyError, "EarlyStopping", "'val_loss'", "'train_loss'"):   # what it watches, what there is
         utils.fit(model, train, nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), lr=0.1),
                   steps=2, callbacks=[utils.EarlyStopping()], log=False)
 
@@ -361,9 +360,9 @@ def test_tuple_inputs_are_unpacked():
 def test_history_getitem_and_last():
     h = utils.History(records=[{"step": 1, "train_loss": 2.0}, {"step": 2, "train_loss": 1.5}])
     assert h["train_loss"] == [2.0, 1.5] and h.last("train_loss") == 1.5
-    with pytest.raises(KeyError, match=re.escape("no metric 'val_acc' in the history; it has ['step', 'train_loss']")):
+    with raises_naming(KeyError, "'val_acc'", "['step', 'train_loss']"):   # the key asked for, the keys there are
         h["val_acc"]
-    with pytest.raises(KeyError, match=re.escape("no metric 'train_loss' in the history; it has []")):
+    with raises_naming(KeyError, "'train_loss'", "[]"):
         utils.History()["train_loss"]
 
 

@@ -71,15 +71,18 @@ def test_quick_mode_uses_its_own_file(monkeypatch, isolated_book_env):
 
 @pytest.mark.parametrize("name", ["", "../escape", "a/b", "dot.name", None])
 def test_bad_names_are_rejected(name):
-    with pytest.raises(ValueError, match="weights name"):
+    with raises_naming(ValueError, repr(name)):
         weights.weights_path(name)
 
 
 def test_mismatched_shapes_and_keys_are_reported_clearly():
     weights.save_weights(small_model(hidden=16), "m")
-    with pytest.raises(weights.WeightsMismatchError, match=r"shape mismatch: classifier\.1\.weight"):
+    # the key, its shape in the file and in the model
+    with raises_naming(weights.WeightsMismatchError, "'m'", "classifier.1.weight", "(16, 392)", "(32, 392)"):
         weights.load_weights(small_model(hidden=32), "m")
-    with pytest.raises(weights.WeightsMismatchError, match="missing: .*unexpected: "):
+    # a key the model lacks in the file, a key of the file the model lacks
+    with raises_naming(weights.WeightsMismatchError, "ArticleCNN", "classifier.1.bias",
+                       "classifier.2.num_batches_tracked"):
         weights.load_weights(ArticleCNN(), "m")
 
 
@@ -87,12 +90,12 @@ def test_unreadable_file_is_a_mismatch_not_a_crash(isolated_book_env):
     path = weights.weights_path("broken")
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not a safetensors file")
-    with pytest.raises(weights.WeightsMismatchError, match="unreadable"):
+    with raises_naming(weights.WeightsMismatchError, "broken.safetensors"):
         weights.load_weights(small_model(), "broken")
 
 
 def test_missing_file_names_the_cache():
-    with pytest.raises(FileNotFoundError, match="train the model"):
+    with raises_naming(FileNotFoundError, "'absent'", "absent.safetensors", str(weights.weights_dir())):
         weights.load_weights(small_model(), "absent")
 
 
@@ -220,14 +223,13 @@ def test_a_file_without_checksum_is_not_trusted(isolated_book_env):
     path = weights.weights_path("old")
     path.parent.mkdir(parents=True)
     save_file(weights._state(Tiny()), str(path), metadata={"torch": torch.__version__})  # the old format
-    with pytest.raises(weights.CorruptWeightsError, match="carry no checksum"):
+    with raises_naming(weights.CorruptWeightsError, "old.safetensors", "checksum"):
         weights.load_weights(Tiny(), "old")
 
 
 def test_dtype_mismatch_is_reported():
     weights.save_weights(Tiny(torch.float64), "t")
-    with pytest.raises(weights.WeightsMismatchError, match=r"dtype mismatch: lin\.bias: file torch\.float64 "
-                                                            r"vs model torch\.float32"):
+    with raises_naming(weights.WeightsMismatchError, "lin.bias", "torch.float64", "torch.float32"):
         weights.load_weights(Tiny(torch.float32), "t")
 
 
@@ -237,14 +239,13 @@ def test_config_mismatch_names_the_differences():
     weights.load_weights(Tiny(), "t", config=old)
     weights.load_weights(Tiny(), "t")                       # no config asked for: not checked
     new = weights.config_json(model={"hidden": 32}, lr=0.1)
-    with pytest.raises(weights.ConfigMismatchError, match=r"another configuration: model\.hidden: 16 in the "
-                                                           r"file, 32 now"):
+    with raises_naming(weights.ConfigMismatchError, "'t'", "model.hidden", "16", "32"):   # the setting, both values
         weights.load_weights(Tiny(), "t", config=new)
 
 
 def test_a_file_without_config_does_not_match_a_config():
     weights.save_weights(Tiny(), "t")
-    with pytest.raises(weights.ConfigMismatchError, match="record no training configuration"):
+    with raises_naming(weights.ConfigMismatchError, "'t'", "configuration"):
         weights.load_weights(Tiny(), "t", config="{}")
 
 
@@ -254,15 +255,11 @@ def test_config_json_is_canonical_and_checked():
         weights.config_json(f=lambda: 0)
 
 
-@pytest.mark.parametrize("config, error, message", [
-    (123, TypeError, "config must be a JSON string"),
-    ({"a": 1}, TypeError, "config must be a JSON string"),
-    ("not json", ValueError, "config must be a JSON string, got 'not json'"),
-])
-def test_bad_config_arguments(config, error, message):
-    with pytest.raises(error, match=message):
+@pytest.mark.parametrize("config, error", [(123, TypeError), ({"a": 1}, TypeError), ("not json", ValueError)])
+def test_bad_config_arguments(config, error):
+    with raises_naming(error, "config", repr(config), "JSON"):
         weights.save_weights(Tiny(), "t", config=config)
-    with pytest.raises(error, match=message):
+    with raises_naming(error, "config", repr(config), "JSON"):
         weights.load_or_train("t", Tiny(), lambda: pytest.fail("must not train"), config=config)
 
 
@@ -328,16 +325,16 @@ def test_load_or_train_with_a_directory_at_the_path_fails_before_training():
     path.mkdir(parents=True)
     with raises_naming(IsADirectoryError, 'd.safetensors'):
         weights.load_or_train("d", Tiny(), lambda: pytest.fail("must not train"))
-    with pytest.raises(IsADirectoryError, match="is a directory"):
+    with raises_naming(IsADirectoryError, str(path)):
         weights.save_weights(Tiny(), "d")
-    with pytest.raises(IsADirectoryError, match="is a directory"):
+    with raises_naming(IsADirectoryError, str(path)):
         weights.load_weights(Tiny(), "d")
 
 
 def test_load_or_train_with_a_file_at_the_weights_folder_fails_before_training(isolated_book_env):
     isolated_book_env.mkdir(parents=True)
     weights.weights_dir().write_bytes(b"not a folder")
-    with pytest.raises(NotADirectoryError, match="is a file, where the weights folder"):
+    with raises_naming(NotADirectoryError, str(weights.weights_dir())):
         weights.load_or_train("m", Tiny(), lambda: pytest.fail("must not train"))
 
 
@@ -365,10 +362,10 @@ def test_load_or_train_stores_metadata_from_training():
 def test_load_or_train_refuses_to_cache_an_untrained_model():
     # a train_fn that trains a copy (or nothing) would have cached the untrained weights
     model = Tiny()
-    with pytest.raises(ValueError, match="unchanged.*in place"):
+    with raises_naming(ValueError, "train_fn", "'lazy'"):
         weights.load_or_train("lazy", model, lambda: None)
     assert not weights.weights_path("lazy").exists()
-    with pytest.raises(TypeError, match="train_fn"):
+    with raises_naming(TypeError, "train_fn", "'train'"):
         weights.load_or_train("lazy", model, "train")
 
 
@@ -378,7 +375,7 @@ def test_user_metadata_is_covered_by_the_checksum():
     raw = path.read_bytes()
     assert raw.count(b"0.91") == 1
     path.write_bytes(raw.replace(b"0.91", b"0.99"))            # same length: a forged header value
-    with pytest.raises(weights.CorruptWeightsError, match="corrupt"):
+    with raises_naming(weights.CorruptWeightsError, "meta.safetensors"):
         weights.read_weights_and_metadata("meta")
 
 

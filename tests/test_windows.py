@@ -10,6 +10,8 @@ import torch
 from utils.data import windows
 from utils.models import lm
 
+from error_facts import raises_naming
+
 
 def text(n: int = 500) -> torch.Tensor:
     return torch.arange(n, dtype=torch.long)   # id i at position i: a window's content tells its start
@@ -71,15 +73,15 @@ def test_evaluation_windows_are_fixed_and_ignore_the_global_seed():
     assert not torch.equal(a[0], windows.evaluation_windows(text(), 6, 10, seed=1)[0])
 
 
-@pytest.mark.parametrize("ids, batch, seq_len, match", [
-    (text(10), 2, 10, "needs 11 ids"),
-    (text(10), 2, 0, "seq_len"),
-    (text(10), 0, 3, "batch_size"),
-    (text(10).float(), 2, 3, "1-D int64"),
-    (text(10)[None], 2, 3, "1-D int64"),
+@pytest.mark.parametrize("ids, batch, seq_len, facts", [
+    (text(10), 2, 10, ["10", "11"]),                     # the window, the ids it needs (the text has 10)
+    (text(10), 2, 0, ["seq_len", "0"]),
+    (text(10), 0, 3, ["batch_size", "0"]),
+    (text(10).float(), 2, 3, ["ids", "torch.float32"]),
+    (text(10)[None], 2, 3, ["ids", "(1, 10)"]),
 ])
-def test_random_windows_reject_bad_arguments(ids, batch, seq_len, match):
-    with pytest.raises(ValueError, match=match):
+def test_random_windows_reject_bad_arguments(ids, batch, seq_len, facts):
+    with raises_naming(ValueError, *facts):
         windows.random_windows(ids, batch, seq_len)
-    with pytest.raises(ValueError, match=match):
+    with raises_naming(ValueError, *facts):
         windows.WindowBatches(ids, batch, seq_len)

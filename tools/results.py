@@ -69,7 +69,8 @@ class Row:
             raise ValueError(f"{self.glue}: a ratio needs one anchor, not a range")
         if isinstance(self.anchor, tuple) and (len(self.anchor) != 2 or self.anchor[0].source
                                                != self.anchor[1].source):
-            raise ValueError(f"{self.glue}: a range is two anchors from one source")
+            raise ValueError(f"{self.glue}: a range is two anchors from one source, got sources "
+                             f"{[getattr(a, 'source', a) for a in self.anchor]}")
 
     @property
     def cite(self) -> str | None:

@@ -107,9 +107,10 @@ def check_id_stream(ids: torch.Tensor, seq_len: int) -> None:
     """Raise unless ``ids`` is a token stream, a 1-D int64 tensor, long enough for one window of
     ``seq_len`` inputs and its shifted targets (``seq_len + 1`` ids): what the windows of
     :mod:`utils.data.windows` and a language model's loss over a whole split read."""
-    if not isinstance(ids, torch.Tensor) or ids.ndim != 1 or ids.dtype != torch.long:
-        raise ValueError(f"ids must be a 1-D int64 tensor, got {getattr(ids, 'shape', type(ids))} "
-                         f"{getattr(ids, 'dtype', '')}")
+    if not isinstance(ids, torch.Tensor):
+        raise ValueError(f"ids must be a 1-D int64 tensor, got {type(ids).__name__}")
+    if ids.ndim != 1 or ids.dtype != torch.long:
+        raise ValueError(f"ids must be a 1-D int64 tensor, got shape {tuple(ids.shape)}, dtype {ids.dtype}")
     check_int("seq_len", seq_len)
     if len(ids) < seq_len + 1:
         raise ValueError(f"a window of {seq_len} inputs needs {seq_len + 1} ids (inputs + the shifted target), "

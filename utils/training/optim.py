@@ -119,9 +119,14 @@ class CombinedOptimizer(torch.optim.Optimizer):
     def __init__(self, optimizers: Sequence[torch.optim.Optimizer]):
         if not optimizers:
             raise ValueError("CombinedOptimizer needs at least one optimizer")
-        params = [p for opt in optimizers for group in opt.param_groups for p in group["params"]]
-        if len({id(p) for p in params}) != len(params):
-            raise ValueError("a parameter belongs to more than one of the optimizers")
+        params, owner = [], {}                       # owner: id of a parameter -> index of its optimizer
+        for i, opt in enumerate(optimizers):
+            for p in (p for group in opt.param_groups for p in group["params"]):
+                if id(p) in owner:
+                    raise ValueError(f"a parameter of shape {tuple(p.shape)} belongs to optimizers {owner[id(p)]} "
+                                     f"and {i}: give each parameter to one optimizer")
+                owner[id(p)] = i
+                params.append(p)
         super().__init__(params, {})
         self.optimizers = list(optimizers)
         self.param_groups = [group for opt in self.optimizers for group in opt.param_groups]
