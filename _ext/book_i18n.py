@@ -22,17 +22,25 @@
   translated build shows them as they are (in English). Markdown cells, glued figures' captions and
   glue roles in prose are outside those containers and stay translatable, and so do the caption and
   alt text of an output's figure (written in the cell's metadata, not by the run: the caption is
-  skipped here, and Sphinx extracts an image's ``alt`` whatever its ``translatable`` says).
+  skipped here, and Sphinx extracts an image's ``alt`` whatever its ``translatable`` says; ``make pot``
+  has MyST-NB show the gettext builder an output's image rather than its text, so that the alt is seen).
+* **No space between two Chinese pieces.** A translation keeps a space around a ``{glue:md}`` role
+  (its value is Chinese in one run, a model's name in another) and around an emphasised term (CommonMark
+  opens ``*`` after a Chinese character only with a space before it); :class:`NoSpaceBetweenCJK` removes
+  such a space in a Chinese build where both neighbours are Chinese ("在衬衫类上"), and keeps it beside
+  Latin letters and digits ("在 LSTM 上").
 """
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from docutils import nodes
 from myst_nb.ext.glue.roles import PasteMarkdownRole
 from myst_nb.ext.glue.utils import glue_warning
 from sphinx.transforms import SphinxTransform
+from sphinx.transforms.post_transforms import SphinxPostTransform
 
 # language -> (the other edition's root relative to this one's, its language, the button's text, tooltip)
 EDITIONS = {
@@ -118,6 +126,60 @@ class UntranslatableOutputs(SphinxTransform):
             mark_untranslatable(output)
 
 
+# Chinese (and Japanese) characters and their punctuation: no space between two of them
+_CJK = re.compile(r"[\u2e80-\u2fff\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
+# nodes whose text is code or a formula: read for their characters, never changed
+_VERBATIM = (nodes.literal, nodes.math, nodes.raw, nodes.literal_block, nodes.math_block)
+
+
+def close_cjk_gaps(block: nodes.Element) -> int:
+    """Remove each space that separates two CJK characters at the boundary of an inline node of
+    ``block`` (a glued value, an emphasised or linked term, a reference's text); returns how many.
+    The space is in the source because the markup needs it, not the language: a translation writes
+    "在 {glue:md}`worst_class` 类上" around a value that is Chinese in the Chinese build and
+    "称为 *{term}`学习率 <learning rate>`*" because CommonMark opens emphasis after a CJK character
+    only with a space (a ``*`` between a letter and punctuation is no delimiter). Between CJK and Latin
+    letters or digits ("在 LSTM 上", "为 0.91") the space stays, as Chinese typesetting has it."""
+    leaves = [t for t in block.findall(nodes.Text)]
+    if len(leaves) < 2:
+        return 0
+    text = "".join(leaves)
+    owner, start = [], 0                       # the leaf of each character, and where each leaf starts
+    starts = []
+    for i, leaf in enumerate(leaves):
+        starts.append(start)
+        owner += [i] * len(leaf)
+        start += len(leaf)
+    cut: dict[int, set[int]] = {}              # leaf -> offsets of the spaces to remove
+    for m in re.finditer(" ", text):
+        at = m.start()
+        if at == 0 or at + 1 >= len(text) or not (_CJK.match(text[at - 1]) and _CJK.match(text[at + 1])):
+            continue
+        i = owner[at]
+        boundary = owner[at - 1] != i or owner[at + 1] != i
+        if boundary and not isinstance(leaves[i].parent, _VERBATIM):
+            cut.setdefault(i, set()).add(at - starts[i])
+    for i, offsets in cut.items():
+        leaf = leaves[i]
+        leaf.parent.replace(leaf, nodes.Text("".join(c for k, c in enumerate(leaf) if k not in offsets)))
+    return sum(len(o) for o in cut.values())
+
+
+class NoSpaceBetweenCJK(SphinxPostTransform):
+    """In a Chinese build, :func:`close_cjk_gaps` in every translated paragraph, title, caption and
+    table cell, once glue, terms and references have their text (after MyST-NB's and Sphinx's own
+    post-transforms), for every builder (HTML and LaTeX)."""
+
+    default_priority = 900
+
+    def run(self, **kwargs) -> None:
+        if not (self.config.language or "").startswith(("zh", "ja")):
+            return
+        for block in list(self.document.findall(nodes.TextElement)):
+            if block.get("translated"):
+                close_cjk_gaps(block)
+
+
 def _language(app) -> str:
     return app.config.language or "en"
 
@@ -144,4 +206,5 @@ def setup(app):
     app.setup_extension("myst_nb")                                      # registers the glue domain
     app.add_role_to_domain("glue", "md", TranslatedPasteMarkdownRole(), override=True)
     app.add_transform(UntranslatableOutputs)
+    app.add_post_transform(NoSpaceBetweenCJK)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

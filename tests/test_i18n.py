@@ -215,6 +215,27 @@ def test_cell_outputs_are_not_extracted_but_their_figure_captions_and_alt_texts_
     assert sorted(messages) == ["A falling loss curve.", "Loss against step.", "Prose of a Markdown cell."]
 
 
+# --- Chinese typesetting: no space between two Chinese pieces -------------------------------------
+
+def test_no_space_between_chinese_text_and_a_glued_value_or_an_emphasised_term():
+    from docutils import nodes
+
+    def paragraph():
+        # "模型在 {glue:md}`worst` 类上，称为 *{term}`学习率 <learning rate>`*。**问题。** 在 {glue:md}`lstm`
+        # 上是 {glue:md}`bi` 那一行，`a 中 b` 中 文", as the translated paragraph's nodes
+        return nodes.paragraph("", "", nodes.Text("模型在 "), nodes.Text("衬衫"), nodes.Text(" 类上，称为 "),
+                               nodes.emphasis("", "", nodes.reference("", "", nodes.Text("学习率"))),
+                               nodes.Text("。"), nodes.strong("", "问题。"), nodes.Text(" 在 "), nodes.Text("LSTM"),
+                               nodes.Text(" 上是 "), nodes.Text("双向 LSTM"), nodes.Text(" 那一行，"),
+                               nodes.literal("", "a 中 b"), nodes.Text(" 中 文"))
+
+    node = paragraph()
+    assert _book_i18n().close_cjk_gaps(node) == 5
+    # kept: beside Latin letters and digits, inside code, and inside one piece of text (the translator's own)
+    assert node.astext() == "模型在衬衫类上，称为学习率。问题。在 LSTM 上是双向 LSTM 那一行，a 中 b 中 文"
+    assert isinstance(node[3][0], nodes.reference) and node[3].astext() == "学习率"     # nodes kept
+
+
 # --- glued Markdown values -------------------------------------------------------------------------
 
 def _glue_notebook(path: Path, prose: str, values: dict[str, str]) -> None:

@@ -872,10 +872,10 @@ def build_html(fresh: bool = False) -> Path:
     found, total = sum(c.found for c in coverages), sum(c.to_translate for c in coverages)
     print(f"Chinese sources for the download button: {len(coverages)} pages in "
           f"{(ZH_BUILD / 'html' / '_sources').relative_to(ROOT)}, {found} of {total} messages translated in place")
-    missing = [f"{c.page}: {m[:70]!r}" for c in coverages for m in c.missing]
-    if missing:
-        raise RuntimeError(f"{len(missing)} message(s) not found in their page's source (python -m tools.i18n "
-                           "sources lists them):\n  " + "\n  ".join(missing[:10]))
+    english = sum(len(c.unmatched) for c in coverages)
+    if english:          # as in the HTML: a paragraph whose English changed since `make pot po` stays English
+        print(f"{english} Markdown block(s) with no message in their page's catalogue stay English in the Chinese "
+              "sources (the catalogues are out of step: make pot po; python -m tools.i18n sources lists them)")
     return ZH_BUILD / "html" / "index.html"
 
 
