@@ -29,6 +29,8 @@
   opens ``*`` after a Chinese character only with a space before it); :class:`NoSpaceBetweenCJK` removes
   such a space in a Chinese build where both neighbours are Chinese ("在衬衫类上"), and keeps it beside
   Latin letters and digits ("在 LSTM 上").
+* **The PDF's title** (``book_latex_title``, set by the Chinese build): Jupyter Book writes
+  ``_config.yml``'s title into ``latex_documents`` after the configuration overrides.
 """
 from __future__ import annotations
 
@@ -200,8 +202,21 @@ def add_edition_link(app, pagename, templatename, context, doctree) -> None:
         f'\n<link rel="alternate" hreflang="{hreflang}" href="{href}" />')
 
 
+def set_latex_title(app, env, docnames) -> None:
+    """``book_latex_title``, when set, as the title of the PDF (the cover and the title page).
+    Jupyter Book writes ``_config.yml``'s ``title`` into ``latex_documents`` after Sphinx has read its
+    configuration, so an override of ``latex_documents`` cannot change it; this runs later, before the
+    LaTeX builder reads ``latex_documents``. The Chinese build sets it (``tools/i18n.py``)."""
+    title = app.config.book_latex_title
+    if title and app.builder.name == "latex":
+        app.config.latex_documents = [(start, target, title, *rest)
+                                      for start, target, _, *rest in app.config.latex_documents]
+
+
 def setup(app):
     app.add_config_value("book_other_edition", {}, "html", types=[dict])
+    app.add_config_value("book_latex_title", "", "", types=[str])
+    app.connect("env-before-read-docs", set_latex_title)
     app.connect("html-page-context", add_edition_link, priority=502)   # after the theme's own buttons
     app.setup_extension("myst_nb")                                      # registers the glue domain
     app.add_role_to_domain("glue", "md", TranslatedPasteMarkdownRole(), override=True)

@@ -236,6 +236,22 @@ def test_no_space_between_chinese_text_and_a_glued_value_or_an_emphasised_term()
     assert isinstance(node[3][0], nodes.reference) and node[3].astext() == "学习率"     # nodes kept
 
 
+def test_the_chinese_pdf_gets_the_chinese_title():
+    from types import SimpleNamespace
+
+    module = _book_i18n()
+    documents = [("chapters/preface", "book.tex", "How large AI models work (大型人工智能模型的工作原理)", "",
+                  "jupyterBook", False)]
+    config = SimpleNamespace(book_latex_title=i18n.ZH_CONFIG["book_latex_title"], latex_documents=documents)
+    module.set_latex_title(SimpleNamespace(config=config, builder=SimpleNamespace(name="latex")), None, [])
+    assert config.latex_documents == [("chapters/preface", "book.tex", "大型人工智能模型的工作原理", "",
+                                       "jupyterBook", False)]
+    config.latex_documents = documents
+    module.set_latex_title(SimpleNamespace(config=config, builder=SimpleNamespace(name="html")), None, [])
+    assert config.latex_documents is documents
+    assert i18n.ZH_CONFIG["html_title"] == i18n.ZH_CONFIG["project"] == "大型人工智能模型的工作原理"
+
+
 # --- glued Markdown values -------------------------------------------------------------------------
 
 def _glue_notebook(path: Path, prose: str, values: dict[str, str]) -> None:

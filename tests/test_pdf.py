@@ -46,3 +46,12 @@ def test_full_width_quotes_leave_a_gap_that_the_check_finds():
     assert len(eaten) == 2 and "“quoted”text" in eaten[0] and "tokens’outputs" in eaten[1], eaten
     good = ["The book’s version, the tokens’ outputs, “quoted” text; don’t. 术语“注意力”。", "x = 'a'  # code"]
     assert pdf.full_width_gaps(good) == []
+
+
+def test_the_cover_shows_the_edition_s_own_title():
+    cover_problems = pdf.cover_problems
+    english_cover = "How large AI models work (大型人\n工智能模型的工作原理)\n\n2026 年 12 月 07 日\n"
+    assert cover_problems(english_cover, "en") == []
+    assert any("other edition" in p for p in cover_problems(english_cover, "zh_CN"))
+    assert cover_problems("大型人工智能模型的\n工作原理\n\n2026 年 12 月 07 日\n", "zh_CN") == []
+    assert cover_problems("Contents\n", "zh_CN") == ["the first page lacks the title '大型人工智能模型的工作原理'"]

@@ -72,10 +72,20 @@ TOC_ZH = ROOT / "_toc_zh.yml"
 GLUED_PO = LOCALE / "glued.po"                   # the glued Markdown values that {glue:md} roles paste
 GLOSSARY = ROOT / "chapters" / "appendix" / "glossary.md"
 # What a Chinese build changes in _config.yml's Sphinx configuration (cli overrides, highest precedence)
+# (the PDF's title through _ext/book_i18n.py: Jupyter Book writes _config.yml's title into latex_documents
+# after the overrides; the book names no author, in either edition)
+ZH_TITLE = "大型人工智能模型的工作原理"
+# The PDF's own words (LaTeX's \contentsname, \chaptername, \partname) come from babel's English captions,
+# which sphinx-jupyterbook-latex sets again at the end of the preamble ("Contents"): the Chinese PDF sets
+# them in the document, just before the table of contents (the chapter headings then show the number alone)
+ZH_LATEX_NAMES = (r"\renewcommand{\contentsname}{目录}\renewcommand{\chaptername}{}\renewcommand{\partname}{}"
+                  "\n\\sphinxtableofcontents")
 ZH_CONFIG = {
     "language": LANGUAGE,
-    "html_title": "大型人工智能模型的工作原理",
-    "project": "大型人工智能模型的工作原理",
+    "html_title": ZH_TITLE,
+    "project": ZH_TITLE,
+    "book_latex_title": ZH_TITLE,
+    "latex_elements": {"tableofcontents": ZH_LATEX_NAMES},     # merged into _config.yml's latex_elements
 }
 
 # ---------------------------------------------------------------------------------------------------

@@ -37,6 +37,10 @@ MUST_CONTAIN = ("大型人工智能模型的工作原理", "未来发展趋势�
 ZH_LATEX_DIR = ROOT / "_build" / "zh" / "latex"
 ZH_PAGES_DIR = ROOT / "_build" / "zh" / "pdf-pages"
 ZH_MUST_CONTAIN = ("大型人工智能模型的工作原理", "1 背景介绍", "本书与原文的对应", "未来发展趋势与挑战", "常见问题与解答")
+# The title on the first page (the cover) of each edition, and a title it must not show there: the
+# Chinese PDF's cover once showed the English title, which Jupyter Book takes from _config.yml
+COVER = {"en": ("How large AI models work", None),
+         "zh_CN": ("大型人工智能模型的工作原理", "How large AI models work")}
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # English quotes set full-width (xeCJK's CJK punctuation class) as they come out of pdftotext: a gap
 # inside a contraction or possessive ("book’ s", "don’ t"), after an opening or before a closing quote,
@@ -63,6 +67,19 @@ def full_width_gaps(pages: list[str]) -> list[str]:
         for m in _FULL_WIDTH_GAP.finditer(flat):
             found.append(f"page {number}: …{flat[max(0, m.start() - 25):m.end() + 15]}…")
     return found
+
+
+def cover_problems(first_page: str, lang: str) -> list[str]:
+    """What is wrong with the title on the PDF's first page (its text from pdftotext), for edition
+    ``lang``: the edition's title missing, or the other edition's shown instead (line breaks ignored)."""
+    title, other = COVER[lang]
+    flat = "".join(first_page.split())
+    problems = []
+    if "".join(title.split()) not in flat:
+        problems.append(f"the first page lacks the title {title!r}")
+    if other and "".join(other.split()) in flat:
+        problems.append(f"the first page shows {other!r}, the other edition's title")
+    return problems
 
 
 def _run(command: list[str], cwd: Path, what: str, log: Path | None = None) -> str:
@@ -117,6 +134,10 @@ def build(lang: str = "en") -> Path:
     if absent:
         raise RuntimeError(f"{pdf.relative_to(ROOT)} lacks the text {absent}: a font or glyph is missing "
                            "(for Chinese: Debian's fonts-noto-cjk, and xeCJK in _config.yml)")
+    cover = cover_problems(pages[0], lang)
+    if cover:
+        raise RuntimeError(f"{pdf.relative_to(ROOT)}: {'; '.join(cover)} (the title comes from _config.yml, "
+                           "and for the Chinese edition from tools/i18n.py's ZH_CONFIG book_latex_title)")
     gaps = full_width_gaps(pages)
     if gaps:
         raise RuntimeError(f"{pdf.relative_to(ROOT)}: {len(gaps)} English quote(s) set full-width by the CJK font "
