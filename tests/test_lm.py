@@ -35,6 +35,17 @@ def test_lm_loss_rejects_mismatched_shapes():
         lm.lm_loss(torch.zeros(8, 5), torch.zeros(8, dtype=torch.long))
 
 
+@pytest.mark.parametrize("bad", [7, 5, -1])
+def test_lm_loss_names_a_target_outside_the_vocabulary(bad):
+    # was PyTorch's bare "IndexError: Target 7 is out of bounds" from inside cross_entropy (and -1 an
+    # IndexError too); now the targets, the bad id and V = 5, the logits' last dimension, before any work
+    targets = torch.tensor([[0, 1, bad, 2]])
+    with raises_naming(ValueError, "targets", bad, "5"):
+        lm.lm_loss(torch.zeros(1, 4, 5), targets)
+    with raises_naming(TypeError, "targets", "torch.float32"):     # class ids, not probabilities
+        lm.lm_loss(torch.zeros(1, 4, 5), targets.float())
+
+
 class Bigram(nn.Module):
     """A stateless model: the logits at a position depend on that position's id only."""
 

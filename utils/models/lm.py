@@ -25,10 +25,12 @@ from . import eval_mode
 # --------------------------------------------------------------------------- loss
 def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy (nats per predicted id) of logits (N, T, V) against target ids (N, T):
-    −(1/NT) Σ_{n,t} log softmax(logits[n, t])[targets[n, t]]."""
+    −(1/NT) Σ_{n,t} log softmax(logits[n, t])[targets[n, t]]. Targets outside [0, V) are an error
+    naming them and V (PyTorch's own is a bare "Target 7 is out of bounds" from inside the loss)."""
     if logits.ndim != 3 or targets.shape != logits.shape[:2]:
         raise ValueError(f"expected logits (N, T, V) and targets (N, T), got {tuple(logits.shape)} "
                          f"and {tuple(targets.shape)}")
+    check_ids(targets, logits.shape[-1], name="targets", limit="V, the logits' last dimension")
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))  # (N·T, V) vs (N·T,)
 
 
