@@ -89,6 +89,43 @@ def test_heatmap_labels_and_annotations():
     assert np.allclose(ax.images[0].get_array(), m.numpy())
 
 
+def _luminance(colour) -> float:
+    """WCAG relative luminance of an RGB(A) colour: 0 for black, 1 for white."""
+    from matplotlib.colors import to_rgb
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(colour)]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a, b) -> float:
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize("cmap", ["Blues", "viridis", "Greys", "magma_r"])
+def test_heatmap_annotations_contrast_with_their_cells(cmap):
+    # the rule was "dark text above the middle value": right for viridis (bright at the top), inverted for
+    # Blues, the confusion matrices' map (dark at the top), where the largest counts were black on navy
+    m = np.linspace(0, 1, 12).reshape(3, 4)
+    ax = utils.heatmap(m, annotate=True, cmap=cmap).axes[0]
+    image = ax.images[0]
+    for text, value in zip(ax.texts, m.ravel()):
+        cell = image.cmap(image.norm(value))
+        other = "white" if _contrast(text.get_color(), "black") < 1.5 else "black"
+        assert _contrast(text.get_color(), cell) >= _contrast(other, cell), (cmap, value, text.get_color())
+
+
+def test_confusion_matrix_counts_read_white_on_dark_cells():
+    cm = torch.tensor([[90, 10], [5, 95]])
+    ax = utils.plot_confusion_matrix(cm, ["a", "b"]).axes[0]
+    colours = {t.get_text(): t.get_color() for t in ax.texts}
+    assert colours["95"] == colours["90"] == "white" and colours["5"] == colours["10"] == "black"
+
+
+def test_heatmap_annotates_a_nan_cell_in_black():
+    ax = utils.heatmap(np.array([[0.0, np.nan], [1.0, 0.5]]), annotate=True).axes[0]
+    assert [(t.get_text(), t.get_color()) for t in ax.texts][1] == ("nan", "black")   # on the white axes
+
+
 def test_heatmap_into_given_axes():
     fig, ax = plt.subplots()
     assert utils.heatmap(np.eye(3), ax=ax) is fig

@@ -54,6 +54,19 @@ def show_images(images: torch.Tensor, titles: Sequence[str] | None = None, *, nc
     return fig
 
 
+def _annotation_colour(cell) -> str:
+    """"black" or "white", whichever contrasts more with the colour ``cell`` (RGB or RGBA in [0, 1]):
+    black when the cell's WCAG relative luminance is above 0.179, where the two contrast ratios
+    (L + 0.05) / 0.05 and 1.05 / (L + 0.05) are equal. A cell with no colour (NaN, alpha 0) shows the
+    white axes behind it: black."""
+    r, g, b, *alpha = cell
+    if alpha and alpha[0] == 0:
+        return "black"
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return "black" if luminance > 0.179 else "white"
+
+
 def heatmap(matrix, *, xlabels: Sequence[str] | None = None, ylabels: Sequence[str] | None = None,
             xlabel: str = "", ylabel: str = "", title: str | None = None, annotate: bool = False,
             fmt: str = "{:.2f}", cmap: str = "viridis", ax=None):
@@ -77,11 +90,11 @@ def heatmap(matrix, *, xlabels: Sequence[str] | None = None, ylabels: Sequence[s
     if title:
         ax.set_title(title)
     if annotate:
-        threshold = (m.max() + m.min()) / 2
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
+                cell = im.cmap(im.norm(m[i, j]))          # the cell's colour under the colormap
                 ax.text(j, i, fmt.format(m[i, j]), ha="center", va="center", fontsize=7,
-                        color="black" if m[i, j] > threshold else "white")
+                        color=_annotation_colour(cell))
     fig.tight_layout()
     return fig
 
