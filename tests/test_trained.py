@@ -28,6 +28,20 @@ def test_bert_mr_recipe_warms_up_over_six_percent_of_the_steps(monkeypatch):
     assert trained.bert_mr_recipe(512).epochs == 1 and trained.bert_mr_recipe(512).warmup == 1
 
 
+def test_quick_mode_sizes_are_named_in_one_place(monkeypatch):
+    # what BOOK_QUICK=1 changes in the reused models, unchanged by naming it
+    assert (trained.QUICK_CNN_TRAIN_IMAGES, trained.QUICK_CNN_VAL_IMAGES, trained.QUICK_CNN_EPOCHS) == (3000, 1000, 2)
+    assert trained.QUICK_MINILM_SENTENCES == {"train": 512, "val": 256, "test": 256}
+    assert (trained.QUICK_BERT_MR_EPOCHS, trained.BERT_MR_EPOCHS) == (1, 3)
+    assert (trained.QUICK_LM_STEP_DIVISOR, trained.QUICK_LM_MIN_STEPS, trained.QUICK_LM_MAX_WARMUP) == (50, 8, 4)
+    monkeypatch.setenv("BOOK_QUICK", "1")               # and the functions read them, not copies
+    monkeypatch.setattr(trained, "QUICK_BERT_MR_EPOCHS", 2)
+    monkeypatch.setattr(trained, "QUICK_LM_MIN_STEPS", 20)
+    monkeypatch.setattr(trained, "QUICK_LM_MAX_WARMUP", 3)
+    assert trained.bert_mr_recipe(512).epochs == 2
+    assert (trained.lm_budget(trained.GPT_RECIPE).steps, trained.lm_budget(trained.GPT_RECIPE).warmup) == (20, 3)
+
+
 def test_bert_mr_names_what_it_needs():
     for fn in (trained.bert_mr, trained.minilm_inputs):
         with pytest.raises(TypeError, match="utils.load_mr"):

@@ -16,6 +16,11 @@ silently train a second model.
   nanoGPT's (:data:`utils.training.recipes.NANOGPT_RECIPE`); :func:`lm_budget` sizes a language-model
   recipe for quick mode, :func:`gpt_tokens_per_second` measures its training throughput, and the
   trained model is cached as ``GPT_CACHE_NAME``.
+
+What quick mode (``BOOK_QUICK=1``, set by ``make test``) changes in these models is listed in one place,
+the ``QUICK_*`` constants below: smaller data and shorter training, so that every page that reuses a
+model runs in seconds. The full mode, what the stored outputs show, uses the whole splits and the
+recipes' own budgets. A quick run's weights are cached apart from a full run's.
 """
 from __future__ import annotations
 
@@ -41,21 +46,35 @@ from .training.recipes import (IMPROVED_RECIPE, NANOGPT_RECIPE, LMRecipe, TextCl
                                train_classifier, train_text_classifier)
 
 
+# --------------------------------------------------------------------------- what quick mode changes
+QUICK_CNN_TRAIN_IMAGES = 3_000     # improved_cnn: the first images of the training split (full: all 55,000)
+QUICK_CNN_VAL_IMAGES = 1_000       # ... and of the validation split (full: all 5,000)
+QUICK_CNN_EPOCHS = 2               # ... trained for (full: IMPROVED_RECIPE.epochs)
+# minilm_inputs: the first sentences of each split (full: all of them)
+QUICK_MINILM_SENTENCES = {"train": 512, "val": 256, "test": 256}
+QUICK_BERT_MR_EPOCHS = 1           # bert_mr_recipe (full: BERT_MR_EPOCHS)
+QUICK_LM_STEP_DIVISOR = 50         # lm_budget: a fiftieth of the recipe's steps ...
+QUICK_LM_MIN_STEPS = 8             # ... but at least 8 ...
+QUICK_LM_MAX_WARMUP = 4            # ... with at most 4 warm-up steps (full: the recipe's own)
+
+
 def improved_cnn(data: Dataset) -> ImprovedCNN:
     """The book's stronger CNN (section 4.1.1), loaded from the weights cache as ``improved_cnn``.
 
     The training configuration is the one ``cnn_improved.ipynb`` caches its final model with:
     ``ImprovedCNNConfig()`` and ``IMPROVED_RECIPE`` on the whole training split of ``data`` with seed 0
-    (quick mode: 3,000 images and 2 epochs). When the cache holds no intact file with that configuration,
-    the model is trained now (one line says why) and cached, so a later chapter never trains it twice.
+    (quick mode: the ``QUICK_CNN_*`` images and epochs). When the cache holds no intact file with that
+    configuration, the model is trained now (one line says why) and cached, so a later chapter never
+    trains it twice.
     Returns the model in evaluation mode.
     """
     if not isinstance(data, Dataset):
         raise TypeError(f"data must be a utils.Dataset (utils.load_fashion_mnist()), got {type(data).__name__}")
     config = ImprovedCNNConfig()
-    train = data.train.head(budget(full=None, quick=3_000))
-    val = data.val.head(budget(full=None, quick=1_000))
-    recipe = dataclasses.replace(IMPROVED_RECIPE, epochs=budget(full=IMPROVED_RECIPE.epochs, quick=2))
+    train = data.train.head(budget(full=None, quick=QUICK_CNN_TRAIN_IMAGES))
+    val = data.val.head(budget(full=None, quick=QUICK_CNN_VAL_IMAGES))
+    epochs = budget(full=IMPROVED_RECIPE.epochs, quick=QUICK_CNN_EPOCHS)
+    recipe = dataclasses.replace(IMPROVED_RECIPE, epochs=epochs)
     seed_everything(0)
     model = ImprovedCNN(config)
     training = config_json(model=config, recipe=recipe, train_images=len(train), seed=0)
@@ -64,6 +83,7 @@ def improved_cnn(data: Dataset) -> ImprovedCNN:
 
 
 # --------------------------------------------------------------------------- the fine-tuned MiniLM (4.3)
+BERT_MR_EPOCHS = 3
 BERT_MR_WARMUP_SHARE = 0.06    # of the optimizer steps: RoBERTa's fine-tuning warm-up
 BERT_MR_POOLING = "mean"       # MiniLM's own sentence vector
 BERT_MR_HEAD_DROPOUT = 0.1
@@ -73,13 +93,13 @@ def minilm_inputs(data: Dataset) -> dict[str, tuple[torch.Tensor, torch.Tensor, 
     """MR's splits as the fine-tuned MiniLM reads them: ``{"train", "val", "test"}`` →
     ``(ids (N, T_max), lengths (N,), labels (N,))``, MiniLM's WordPiece with ``[CLS]`` and ``[SEP]``,
     nothing cut (512 positions), each split padded to its longest sentence. Full mode takes every
-    sentence of ``data`` (``utils.load_mr()``), quick mode the first 512 / 256 / 256."""
+    sentence of ``data`` (``utils.load_mr()``), quick mode the first ``QUICK_MINILM_SENTENCES``
+    (512 / 256 / 256)."""
     if not isinstance(data, Dataset):
         raise TypeError(f"data must be a utils.Dataset (utils.load_mr()), got {type(data).__name__}")
     wordpiece = WordPiece(minilm_files()["tokenizer.json"], add_special_tokens=True)
-    quick = {"train": 512, "val": 256, "test": 256}
     inputs = {}
-    for name, size in quick.items():
+    for name, size in QUICK_MINILM_SENTENCES.items():
         split = getattr(data, name)
         n = budget(full=len(split), quick=size)
         inputs[name] = (*encode_batch(split.x[:n], wordpiece, max_len=512, width="longest"), split.y[:n])
@@ -88,10 +108,11 @@ def minilm_inputs(data: Dataset) -> dict[str, tuple[torch.Tensor, torch.Tensor, 
 
 def bert_mr_recipe(train_sentences: int) -> TextClassifierRecipe:
     """The fine-tuning recipe of section 4.3 for ``train_sentences`` training sentences: AdamW at a
-    peak of 10⁻⁴ with weight decay 0.01, batches of 32 of similar length, 3 epochs (quick mode 1),
-    linear warm-up over ``BERT_MR_WARMUP_SHARE`` of the steps, then linear decay to 0."""
+    peak of 10⁻⁴ with weight decay 0.01, batches of 32 of similar length, ``BERT_MR_EPOCHS`` = 3 epochs
+    (quick mode ``QUICK_BERT_MR_EPOCHS`` = 1), linear warm-up over ``BERT_MR_WARMUP_SHARE`` of the steps,
+    then linear decay to 0."""
     check_int("train_sentences", train_sentences)
-    epochs = budget(full=3, quick=1)
+    epochs = budget(full=BERT_MR_EPOCHS, quick=QUICK_BERT_MR_EPOCHS)
     steps = epochs * math.ceil(train_sentences / 32)
     return TextClassifierRecipe(epochs=epochs, batch_size=32, lr=1e-4, weight_decay=0.01,
                                 schedule="warmup_linear", padding="bucket",
@@ -159,12 +180,13 @@ GPT_CACHE_NAME = "gpt_shakespeare"
 def lm_budget(recipe: LMRecipe, evaluations: int = 4) -> LMRecipe:
     """``recipe`` as this run trains it, evaluated ``evaluations`` times (every ⌈steps / evaluations⌉
     steps): in full mode its own steps and warm-up, in quick mode a fiftieth of the steps (at least 8)
-    and at most 4 warm-up steps."""
+    and at most 4 warm-up steps (``QUICK_LM_STEP_DIVISOR``, ``QUICK_LM_MIN_STEPS``,
+    ``QUICK_LM_MAX_WARMUP``)."""
     if not isinstance(recipe, LMRecipe):
         raise TypeError(f"recipe must be an LMRecipe, got {type(recipe).__name__}")
     check_int("evaluations", evaluations)
-    steps = budget(full=recipe.steps, quick=max(8, recipe.steps // 50))
-    warmup = budget(full=recipe.warmup, quick=min(4, recipe.warmup))
+    steps = budget(full=recipe.steps, quick=max(QUICK_LM_MIN_STEPS, recipe.steps // QUICK_LM_STEP_DIVISOR))
+    warmup = budget(full=recipe.warmup, quick=min(QUICK_LM_MAX_WARMUP, recipe.warmup))
     return dataclasses.replace(recipe, steps=steps, warmup=warmup, eval_every=math.ceil(steps / evaluations))
 
 
