@@ -6,6 +6,8 @@ import pytest
 
 from tools import pdf
 
+from error_facts import raises_naming
+
 
 @pytest.mark.parametrize("argv, code", [(["--help"], 0), (["--fast"], 2)])
 def test_arguments_are_parsed_before_the_build_starts(monkeypatch, capsys, argv, code):
@@ -25,7 +27,7 @@ def test_strip_ansi_removes_colour_codes_only():
 def test_a_missing_program_is_named_with_its_package(monkeypatch):
     monkeypatch.setattr(pdf.shutil, "which", lambda tool: None if tool == "xelatex" else f"/usr/bin/{tool}")
     assert pdf.missing_tools() == ["xelatex (Debian package texlive-xetex)"]
-    with pytest.raises(FileNotFoundError, match=r"xelatex \(Debian package texlive-xetex\).*apt-get install"):
+    with raises_naming(FileNotFoundError, "xelatex", "texlive-xetex"):     # the program and its package
         pdf.build()
 
 
