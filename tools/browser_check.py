@@ -61,7 +61,7 @@ AXE_INSTALL = "npm install --no-save --prefix .ci/axe axe-core@4.14.1"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 AXE_FAIL = ("serious", "critical")        # axe's experimental rules (not ready, its docs say) are left out
 FULL_WIDTH_EM = 0.7     # a Latin ’ is 0.2-0.35 em wide, a CJK font's full-width one 1 em
-SEARCH_TERM, SEARCH_MUST_FIND = "backpropagation", "chapters/02_core_concepts/05_backpropagation.html"
+SEARCH_TERM, SEARCH_MUST_FIND = "backpropagation", "chapters/02_core_concepts/06_backpropagation.html"
 # the Chinese index holds the words jieba cut the text into: 注意力 (attention) must find the Transformer
 ZH_SEARCH_TERM, ZH_SEARCH_MUST_FIND = "注意力", "chapters/03_algorithms/transformer.html"
 # axe-core on the Chinese edition (4 s per long page, so three short ones): the first page, the notation
