@@ -582,3 +582,20 @@ def test_a_chinese_notebook_runs(tmp_path, monkeypatch, chinese_sources):
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+
+
+def test_translated_nodes_are_reattached_to_their_page():
+    """A node that Sphinx's Locale transform moved from the throwaway document of a translation must
+    point at the page's document, or pickling the page writes the whole build environment into it."""
+    from docutils import nodes
+    from docutils.utils import new_document
+
+    page, throwaway = new_document("page"), new_document("translation")
+    paragraph, text = nodes.paragraph(), nodes.Text("译文")
+    paragraph += text
+    throwaway += paragraph
+    text.document = throwaway                    # as the translation's parser leaves it
+    page += paragraph                            # moved over: only the paragraph learns its new page
+    assert text.document is throwaway
+    _book_i18n().reattach_translated_nodes(None, page)
+    assert paragraph.document is page and text.document is page
