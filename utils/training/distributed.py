@@ -65,6 +65,7 @@ from ..data.windows import WindowBatches
 from ..models import count_parameters
 from ..models.gpt import GPT, GPTConfig
 from ..models.lm import lm_loss
+from .flops import best_seconds
 from .recipes import NANOGPT_RECIPE, LMRecipe
 
 BACKENDS = ("auto", "gloo", "nccl")
@@ -245,16 +246,15 @@ def allreduce_seconds(numel: int, device: torch.device, repeats: int = 10) -> fl
     overlaps it with the backward pass, bucket by bucket, so a step grows by at most this much)."""
     check_int("numel", numel)
     buffer = torch.ones(numel, device=device)
-    dist.all_reduce(buffer)                                   # warm-up: connections, buffers
-    times = []
-    for _ in range(repeats):
-        dist.barrier()                                        # start together, or we time the wait
-        start = time.perf_counter()
+
+    def reduce() -> None:
         dist.all_reduce(buffer)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+
+    # one warm-up (connections, buffers); a barrier before each timing, so that the ranks start
+    # together and the wait for the slowest is not timed
+    return best_seconds(reduce, repeats=repeats, warmup=1, statistic="median", setup=dist.barrier)
 
 
 def _reference_grad_diff(model: GPT, x: torch.Tensor, y: torch.Tensor, net: nn.Module, rank: int,
