@@ -164,7 +164,7 @@ ROWS: list[Row] = [
     Row("bert_mr_train_seconds", "fine-tuning time, 3 epochs (s)", "seconds"),
     Row("bert_bucket_speedup", "epoch time, padding to the longest sentence / batching by length",
         "times"),
-    Row("bert_choice_base_val_acc", "MR validation accuracy after one epoch of the recipe", "accuracy"),
+    Row("bert_choice_base_val_acc", "MR validation accuracy after one epoch of the recipe on half the training sentences", "accuracy"),
     Row("gpt_recipe_val_loss", "Tiny Shakespeare validation loss, nanoGPT's CPU recipe (nats/char)",
         "nats", NANOGPT_LOSS),
     Row("gpt_recipe_train_seconds", "time of the recipe's run (s)", "seconds", NANOGPT_SECONDS,
