@@ -57,7 +57,7 @@ test: $(STAMP)
 ## make unit: the unit tests of utils/ and tools/ alone (tests/, no notebook executed), about a
 ## minute: the edit-test loop. `make test` adds every notebook in quick mode (nbval).
 unit: $(STAMP)
-	cd $(ROOT) && BOOK_QUICK=1 $(BIN)/python -m pytest tests -q
+	cd $(ROOT) && BOOK_QUICK=1 $(BIN)/python -m pytest tests -q -m "not slow"
 
 ## make bench: one table of render, test and notebook times, layer speed ratios, throughput, MFU
 ## (also _build/bench.json). Run it with nothing else busy on the machine. The notebook times come from

@@ -344,6 +344,7 @@ def test_check_data_without_data_names_the_file_and_the_fix(tmp_path, monkeypatc
         check_data()
 
 
+@pytest.mark.slow
 def test_notebook_run_without_data_stops_with_one_clear_message(tmp_path):
     """What `make test` does on a machine without the data and offline: exit 4 before any notebook
     runs, with the message that says how to provide the data, and no traceback."""

@@ -40,6 +40,7 @@ def ddp_run(shared_data_module, tmp_path_factory):
 
 
 # --------------------------------------------------------------------------- DDP = one process
+@pytest.mark.slow
 def test_ddp_gradient_equals_single_process_gradient_on_the_whole_batch(reference, ddp_run):
     assert ddp_run["world_size"] == 2 and ddp_run["backend"] == "gloo" and ddp_run["local_batch"] == 2
     assert ddp_run["grad0"].shape == reference["grad0"].shape == (reference["num_parameters"],)
@@ -146,6 +147,7 @@ def test_cli_help():
         assert option in done.stdout
 
 
+@pytest.mark.slow
 def test_leftover_torchrun_variables_stop_with_a_message_instead_of_hanging(monkeypatch):
     with socket.socket() as s:                       # a free port where no rank 0 is listening
         s.bind(("127.0.0.1", 0))

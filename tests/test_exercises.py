@@ -110,6 +110,7 @@ def test_opt_outs_are_few_and_listed():
     assert sorted(opt_outs) == sorted(EXPECTED_OPT_OUTS), f"{len(opt_outs)} opt-outs:\n{reasons}"
 
 
+@pytest.mark.slow
 def test_every_solution_block_is_collected_after_the_pages_cells(tmp_path):
     """Collection only (no kernel): the items of a notebook end with its solution blocks."""
     nb = {"cells": [

@@ -125,6 +125,7 @@ def test_gpt_rejects_bad_input():
         gpt.GPTConfig(embed_dim=30, num_heads=4)
 
 
+@pytest.mark.slow
 def test_gpt_learns_a_repeating_pattern():
     torch.manual_seed(5)
     ids = torch.arange(3000) % 7                                              # 0 1 2 ... 6 0 1 ...

@@ -367,6 +367,7 @@ def statuses():
     return i18n.check()
 
 
+@pytest.mark.slow
 def test_catalogues_are_in_step_and_unbroken(statuses, capsys):
     with capsys.disabled():
         print("\n" + i18n.report(statuses))
@@ -375,6 +376,7 @@ def test_catalogues_are_in_step_and_unbroken(statuses, capsys):
     assert not problems, f"{len(problems)} problem(s) in the Chinese catalogues:\n  " + "\n  ".join(problems[:30])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", COMPLETE)
 def test_finished_pages_are_fully_translated(statuses, page):
     status = next(s for s in statuses if s.page == page)
@@ -568,6 +570,7 @@ def test_the_chinese_build_serves_the_chinese_sources(tmp_path, chinese_sources)
     assert copied.read_text(encoding="utf-8") == chinese_sources[page][0] and coverage.percent == 100.0
 
 
+@pytest.mark.slow
 def test_a_chinese_notebook_runs(tmp_path, monkeypatch, chinese_sources):
     """03_losses, Chinese, executed top to bottom in a fresh kernel, in quick mode (about 6 s), with
     the test's own empty cache and no network (tests/conftest.py)."""

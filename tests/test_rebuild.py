@@ -59,6 +59,7 @@ def machine():
     return rebuild.machine_info(MATMUL_N)
 
 
+@pytest.mark.slow
 def test_providers_run_first_records_name_the_machine_and_a_failure_keeps_every_stored_output(book, capsys):
     reader = write_notebook(book / "reader.ipynb", *READER)
     provider = write_notebook(book / "provider.ipynb", *PROVIDER)
@@ -109,6 +110,7 @@ def test_providers_run_first_records_name_the_machine_and_a_failure_keeps_every_
     assert (Path(state["weights_dir"]) / "tiny.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_a_warm_run_reports_the_weights_it_read(book, capsys):
     page = write_notebook(book / "weights.ipynb", *WEIGHTS)
     first = rebuild.new_run([page], keep_cache=True, machine=machine())
@@ -124,6 +126,7 @@ def test_a_warm_run_reports_the_weights_it_read(book, capsys):
     assert (book / "cache" / "weights" / "tiny.safetensors").is_file()   # the usual cache
 
 
+@pytest.mark.slow
 def test_a_cold_run_of_chosen_pages_starts_empty_and_deletes_its_weights(book):
     write_notebook(book / "weights.ipynb", *WEIGHTS)
     (book / "cache" / "weights").mkdir(parents=True)
@@ -193,6 +196,7 @@ def _alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")    # a zombie is dead
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 @pytest.mark.parametrize("how", [signal.SIGKILL])   # SIGTERM: nbclient shuts the kernel down itself
 def test_killing_the_rebuild_kills_its_kernel(tmp_path, how):

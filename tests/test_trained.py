@@ -48,6 +48,7 @@ def test_bert_mr_names_what_it_needs():
             fn("mr")
 
 
+@pytest.mark.slow
 def test_bert_mr_is_one_cached_model_with_its_history(shared_data):
     """Two calls (two pages) build the same configuration: the second loads what the first trained,
     with the same history, instead of training again."""

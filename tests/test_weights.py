@@ -379,6 +379,7 @@ def test_user_metadata_is_covered_by_the_checksum():
         weights.read_weights_and_metadata("meta")
 
 
+@pytest.mark.slow
 def test_two_processes_asking_for_the_same_weights_train_once(tmp_path):
     import subprocess
     import sys

@@ -52,6 +52,7 @@ def test_window_batches_stream_continues_and_repeats_with_its_seed():
     assert not hasattr(stream, "__len__"), "an endless stream has no length (fit needs steps=)"
 
 
+@pytest.mark.slow
 def test_window_batches_drive_fit_in_steps_mode():
     from utils import fit
     torch.manual_seed(0)
