@@ -150,6 +150,17 @@ def test_load_or_train_logs_whether_it_loaded_for_the_run_record(monkeypatch, tm
     assert len(log.read_text().splitlines()) == 2, "without the variable nothing is written"
 
 
+def test_a_page_that_saves_or_loads_weights_directly_is_recorded(monkeypatch, tmp_path):
+    # cnn_article, cnn_improved and gpt train their model in cells and call save_weights (not
+    # load_or_train); rebuild 20261208-014048-205a's records left those three out of trained_weights
+    log = tmp_path / "uses.jsonl"
+    monkeypatch.setenv(weights.USE_LOG_ENV, str(log))
+    weights.save_weights(small_model(0), "saved")
+    weights.load_weights(small_model(1), "saved")
+    assert [json.loads(line) for line in log.read_text().splitlines()] == [
+        {"name": "saved", "loaded": False}, {"name": "saved", "loaded": True}]
+
+
 def test_load_or_train_replaces_a_file_that_does_not_fit():
     weights.save_weights(small_model(hidden=16), "m")
     bigger = small_model(hidden=32)

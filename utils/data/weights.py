@@ -171,6 +171,7 @@ def save_weights(model: nn.Module, name: str, metadata: dict[str, str] | None = 
         meta[CONFIG_KEY] = canonical
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
+    _log_use(name, loaded=False)     # a page that trains and saves itself is recorded as training it
     return path
 
 
@@ -279,6 +280,7 @@ def load_weights(model: nn.Module, name: str, *, config: str | None = None) -> n
         check_config(meta, config, f"cached weights {name!r}")
     check_compatible(model, tensors, f"cached weights {name!r}")
     model.load_state_dict(tensors)
+    _log_use(name, loaded=True)      # every read lands in the page's run record, also a direct one
     return model
 
 
@@ -339,7 +341,6 @@ def _name_lock(path: Path):
 def _load_or_train(name, path, model, train_fn, config, metadata_fn) -> bool:
     try:
         load_weights(model, name, config=config)
-        _log_use(name, loaded=True)
         return True
     except FileNotFoundError:
         reason = f"no cached weights ({path.name} is not in the book's cache)"
@@ -357,7 +358,6 @@ def _load_or_train(name, path, model, train_fn, config, metadata_fn) -> bool:
                          f"untrained model (nothing was saved): train_fn must train the model passed to "
                          f"load_or_train in place")
     save_weights(model, name, metadata_fn() if metadata_fn is not None else None, config=config)
-    _log_use(name, loaded=False)
     return False
 
 
