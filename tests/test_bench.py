@@ -28,7 +28,14 @@ def test_notebook_rows_come_from_one_run_and_sum_it():
     *notebooks, total = rows
     assert notebooks and all(r.value > 0 for r in notebooks)
     assert total.value == pytest.approx(sum(r.value for r in notebooks))
-    assert all(r.met == (r.value <= bench.NOTEBOOK_TARGET_S) for r in notebooks)
+    rate = {bench.notebooks.run_info(bench.ROOT / "chapters" / r.name).get("matmul_gflops") for r in notebooks}
+    page_target, _ = bench.run_targets(rate.pop() if len(rate) == 1 else None)
+    assert all(r.met == (r.value <= page_target) for r in notebooks)
+
+
+def test_targets_follow_the_machines_class():
+    assert bench.run_targets(290.0) == (600, 3600) and bench.run_targets(None) == (600, 3600)
+    assert bench.run_targets(140.0) == (900, 5400)
 
 
 def fake_book(root, records: dict[str, dict]) -> None:
