@@ -51,7 +51,7 @@ po-status: $(STAMP)
 ## Two pytest workers with one thread each (TEST_WORKERS=1 for one): much of quick mode is
 ## single-threaded (kernel starts, imports, small tensors), so two overlap well; --dist loadfile keeps
 ## each notebook's cells in one worker and one kernel, in order. Two workers of two threads each would
-## oversubscribe the cores. Measured on 2 cores: 405 s in one process, 284 s in two.
+## oversubscribe the cores. Measured on 2 cores: 405 s in one process, 284-303 s in two.
 TEST_WORKERS ?= 2
 TEST_PARALLEL := $(if $(filter 1,$(TEST_WORKERS)),,OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile)
 test: $(STAMP)
